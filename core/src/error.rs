@@ -1,0 +1,90 @@
+//! The errors a use case can end in. Each has a stable machine-readable
+//! `code`; the HTTP edge maps them to problem+json.
+
+use chrono::NaiveDate;
+
+use crate::model::OrderState;
+use crate::ports::StoreError;
+use crate::pricing::PricingError;
+use crate::types::{Email, InvalidField};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(#[from] InvalidField),
+    /// Missing, or belonging to a tenant the caller may not see.
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    #[error("your role may not {action}")]
+    Forbidden { action: &'static str },
+    #[error("{needed} seats are needed but {available} are available")]
+    NoSeatsAvailable { needed: u32, available: u32 },
+    #[error("the order is {}, not requested", state.as_str())]
+    OrderNotRequested { state: OrderState },
+    #[error("the term ended on {renews_on}; the company must renew")]
+    TermEnded { renews_on: NaiveDate },
+    #[error("a renewal needs at least {minimum} seats, got {requested}")]
+    BelowMinimumSeats { minimum: u32, requested: u32 },
+    #[error("{allocated} seats are allocated; free seats before renewing for {requested}")]
+    BelowAllocatedSeats { allocated: u32, requested: u32 },
+    #[error("a {kind} order does not apply to a company on a {plan} plan")]
+    WrongPlan {
+        kind: &'static str,
+        plan: &'static str,
+    },
+    #[error("{email} is already a member of this company")]
+    MemberExists { email: Email },
+    #[error("{} member(s) already hold an active licence of this type", emails.len())]
+    AlreadyActive { emails: Vec<Email> },
+    #[error("{} e-mail(s) are not members of this company", emails.len())]
+    UnknownMembers { emails: Vec<Email> },
+    /// Retries on a contended item ran out; the caller may try again.
+    #[error("too many concurrent changes; try again")]
+    Busy,
+    #[error("storage failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl ServiceError {
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::Invalid(_) => "validation_failed",
+            ServiceError::NotFound { .. } => "not_found",
+            ServiceError::Forbidden { .. } => "forbidden",
+            ServiceError::NoSeatsAvailable { .. } => "no_seats_available",
+            ServiceError::OrderNotRequested { .. } => "order_not_requested",
+            ServiceError::TermEnded { .. } => "term_ended",
+            ServiceError::BelowMinimumSeats { .. } => "below_minimum_seats",
+            ServiceError::BelowAllocatedSeats { .. } => "below_allocated_seats",
+            ServiceError::WrongPlan { .. } => "wrong_plan",
+            ServiceError::MemberExists { .. } => "member_exists",
+            ServiceError::AlreadyActive { .. } => "already_active",
+            ServiceError::UnknownMembers { .. } => "unknown_members",
+            ServiceError::Busy => "busy",
+            ServiceError::Store(StoreError::Throttled) => "throttled",
+            ServiceError::Store(_) => "store_unavailable",
+        }
+    }
+
+    /// Worth retrying the whole use case: a lost optimistic race.
+    pub fn is_contention(&self) -> bool {
+        matches!(
+            self,
+            ServiceError::Store(StoreError::Conflict | StoreError::Throttled)
+        )
+    }
+
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ServiceError::Invalid(InvalidField::new(field, reason))
+    }
+}
+
+impl From<PricingError> for ServiceError {
+    fn from(error: PricingError) -> Self {
+        match error {
+            PricingError::TermEnded { renews_on } => ServiceError::TermEnded { renews_on },
+            PricingError::WrongPlan { kind, plan } => ServiceError::WrongPlan { kind, plan },
+        }
+    }
+}

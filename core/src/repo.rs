@@ -1,0 +1,263 @@
+//! How the domain lives in the single table: keys, index entries, and typed
+//! reads and conditional writes over the [`ItemStore`] port.
+//!
+//! | item       | pk             | sk                      | due index          | partner index     |
+//! |------------|----------------|-------------------------|--------------------|-------------------|
+//! | company    | `C#<company>`  | `COMPANY`               | plan end date      | `P#<partner>`     |
+//! | seat pool  | `C#<company>`  | `POOL#<type>`           |                    |                   |
+//! | member     | `C#<company>`  | `M#<email>`             | rolling licence end|                   |
+//! | order      | `C#<company>`  | `O#<order id>`          |                    |                   |
+//! | import     | `C#<company>`  | `I#<import id>`         |                    |                   |
+//! | bulk job   | `C#<company>`  | `J#<job>` / `J#<job>#n` |                    |                   |
+//! | notice     | `C#<company>`  | `N#<kind>#<date>`       |                    |                   |
+//! | audit      | `C#<company>`  | `A#<time-ordered id>`   |                    |                   |
+//! | idempotency| `IDEM#<scope>` | `IDEM`                  |                    |                   |
+//!
+//! The due index's partition key is `DUE#<date>#<shard>`: items that fall
+//! due on one date are spread over [`DUE_SHARDS`] partitions so one busy date
+//! is not one hot partition; the daily job queries every shard of a date.
+
+use chrono::NaiveDate;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::ServiceError;
+use crate::model::{Company, LicenceTerm, Member, Order, SeatPool};
+use crate::ports::{Condition, Index, IndexKey, Item, ItemStore, Key, Query, StoreError, Write};
+use crate::types::{CompanyId, Email, LicenceType, OrderId, PartnerId};
+
+/// How many partitions one due date is spread over.
+pub const DUE_SHARDS: u32 = 8;
+
+pub fn company_pk(company: &CompanyId) -> String {
+    format!("C#{company}")
+}
+
+pub fn company_key(company: &CompanyId) -> Key {
+    Key::new(company_pk(company), "COMPANY")
+}
+
+pub fn pool_key(company: &CompanyId, licence_type: &LicenceType) -> Key {
+    Key::new(company_pk(company), format!("POOL#{licence_type}"))
+}
+
+pub fn member_key(company: &CompanyId, email: &Email) -> Key {
+    Key::new(company_pk(company), format!("M#{email}"))
+}
+
+pub fn order_key(company: &CompanyId, order: &OrderId) -> Key {
+    Key::new(company_pk(company), format!("O#{order}"))
+}
+
+pub fn audit_key(company: &CompanyId) -> Key {
+    Key::new(
+        company_pk(company),
+        format!("A#{}", uuid::Uuid::now_v7().simple()),
+    )
+}
+
+pub const POOL_PREFIX: &str = "POOL#";
+pub const MEMBER_PREFIX: &str = "M#";
+pub const ORDER_PREFIX: &str = "O#";
+pub const AUDIT_PREFIX: &str = "A#";
+pub const JOB_PREFIX: &str = "J#";
+
+pub fn partner_pk(partner: &PartnerId) -> String {
+    format!("P#{partner}")
+}
+
+/// `DUE#<date>#<shard>` for one shard of a date.
+pub fn due_pk(date: NaiveDate, shard: u32) -> String {
+    format!("DUE#{date}#{shard}")
+}
+
+/// The due-index entry of an item that ends on `date`: the shard is a stable
+/// hash of the item's key, and the sort key is the item's own key.
+pub fn due_entry(date: NaiveDate, key: &Key) -> IndexKey {
+    let sk = format!("{}|{}", key.pk, key.sk);
+    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let hash = sk
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let shard = u32::try_from(hash % u64::from(DUE_SHARDS)).unwrap_or(0);
+    IndexKey {
+        pk: due_pk(date, shard),
+        sk,
+    }
+}
+
+/// An entity that lives in the table.
+pub trait Record: Serialize + DeserializeOwned {
+    fn key(&self, company: &CompanyId) -> Key;
+    fn due(&self, _company: &CompanyId) -> Option<IndexKey> {
+        None
+    }
+    fn partner(&self) -> Option<IndexKey> {
+        None
+    }
+}
+
+impl Record for Company {
+    fn key(&self, _company: &CompanyId) -> Key {
+        company_key(&self.id)
+    }
+    /// Trials and terms fall due on the plan's end date.
+    fn due(&self, company: &CompanyId) -> Option<IndexKey> {
+        Some(due_entry(self.plan.ends_on(), &self.key(company)))
+    }
+    fn partner(&self) -> Option<IndexKey> {
+        self.partner_id.as_ref().map(|partner| IndexKey {
+            pk: partner_pk(partner),
+            sk: company_pk(&self.id),
+        })
+    }
+}
+
+impl Record for Member {
+    fn key(&self, company: &CompanyId) -> Key {
+        member_key(company, &self.email)
+    }
+    /// Only rolling licences have their own end date; trial and co-term ones
+    /// fall due with the company's plan.
+    fn due(&self, company: &CompanyId) -> Option<IndexKey> {
+        match self.licence.as_ref()?.term {
+            LicenceTerm::Rolling { ends_on } => Some(due_entry(ends_on, &self.key(company))),
+            LicenceTerm::Trial { .. } | LicenceTerm::CoTerm => None,
+        }
+    }
+}
+
+impl Record for SeatPool {
+    fn key(&self, company: &CompanyId) -> Key {
+        pool_key(company, &self.licence_type)
+    }
+}
+
+impl Record for Order {
+    fn key(&self, company: &CompanyId) -> Key {
+        order_key(company, &self.id)
+    }
+}
+
+/// A record as read, with the version a write must be conditional on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+fn to_item<T: Record>(company: &CompanyId, value: &T, version: u64) -> Result<Item, ServiceError> {
+    let body = serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Item {
+        key: value.key(company),
+        version,
+        body,
+        due: value.due(company),
+        partner: value.partner(),
+        expires_at: None,
+    })
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<Stored<T>, ServiceError> {
+    let value = serde_json::from_str(&item.body)
+        .map_err(|e| StoreError::Corrupt(format!("{}/{}: {e}", item.key.pk, item.key.sk)))?;
+    Ok(Stored {
+        value,
+        version: item.version,
+    })
+}
+
+/// Writes a record that must not exist yet.
+pub fn insert<T: Record>(company: &CompanyId, value: &T) -> Result<Write, ServiceError> {
+    Ok(Write::Put {
+        item: to_item(company, value, 1)?,
+        condition: Condition::Absent,
+    })
+}
+
+/// Writes a new value of a record, if nobody wrote it since it was read.
+pub fn update<T: Record>(company: &CompanyId, value: &T, read_version: u64) -> Result<Write, ServiceError> {
+    Ok(Write::Put {
+        item: to_item(company, value, read_version + 1)?,
+        condition: Condition::Version(read_version),
+    })
+}
+
+/// Writes a plain JSON value under a key that must not exist yet.
+pub fn insert_raw<T: Serialize>(key: Key, value: &T, expires_at: Option<i64>) -> Result<Write, ServiceError> {
+    let body = serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Write::Put {
+        item: Item {
+            key,
+            version: 1,
+            body,
+            due: None,
+            partner: None,
+            expires_at,
+        },
+        condition: Condition::Absent,
+    })
+}
+
+/// Typed reads over the store.
+pub async fn load<T: DeserializeOwned, S: ItemStore + ?Sized>(store: &S, key: &Key) -> Result<Option<Stored<T>>, ServiceError> {
+    store.get(key).await?.map(from_item).transpose()
+}
+
+pub async fn load_many<T: DeserializeOwned, S: ItemStore + ?Sized>(store: &S, keys: &[Key]) -> Result<Vec<Stored<T>>, ServiceError> {
+    let mut found = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(crate::ports::MAX_BATCH_GET_KEYS) {
+        for item in store.get_many(chunk).await? {
+            found.push(from_item(item)?);
+        }
+    }
+    Ok(found)
+}
+
+/// One page of a query, decoded.
+pub async fn load_page<T: DeserializeOwned, S: ItemStore + ?Sized>(
+    store: &S,
+    query: &Query,
+) -> Result<(Vec<Stored<T>>, Option<String>), ServiceError> {
+    let page = store.query(query).await?;
+    let values = page.items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+    Ok((values, page.next))
+}
+
+/// Every item of a query, following the pages.
+pub async fn load_all<T: DeserializeOwned, S: ItemStore + ?Sized>(store: &S, mut query: Query) -> Result<Vec<Stored<T>>, ServiceError> {
+    let mut all = Vec::new();
+    loop {
+        let (mut values, next) = load_page(store, &query).await?;
+        all.append(&mut values);
+        match next {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return Ok(all),
+        }
+    }
+}
+
+/// The query for one shard of the due index on a date.
+pub fn due_query(date: NaiveDate, shard: u32) -> Query {
+    Query::index(Index::Due, due_pk(date, shard))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_entries_spread_over_shards_and_are_stable() {
+        let date = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let company = CompanyId::parse("c1").unwrap();
+        let mut shards = std::collections::HashSet::new();
+        for i in 0..200 {
+            let key = member_key(&company, &Email::parse(&format!("u{i}@x.io")).unwrap());
+            let entry = due_entry(date, &key);
+            assert_eq!(entry, due_entry(date, &key), "stable");
+            assert!(entry.pk.starts_with("DUE#2026-12-01#"));
+            shards.insert(entry.pk);
+        }
+        assert_eq!(shards.len(), DUE_SHARDS as usize, "200 keys reach every shard");
+    }
+}

@@ -1,0 +1,28 @@
+//! The contract suite: the same tests, run once on SQLite and once on
+//! DynamoDB Local. Each module lists its tests in `on_both_stores!`.
+
+/// Generates, for each named `async fn test(fixture: Fixture)` of the calling
+/// module, one `#[tokio::test]` per store adapter.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(crate::harness::sqlite().await).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(crate::harness::dynamodb().await).await
+                }
+            )*
+        }
+    };
+}
+
+mod harness;
+mod store;

@@ -108,27 +108,102 @@ mod tests {
 
     #[test]
     fn decisions() {
-        let trial = company(Plan::Trial { ends_on: d("2026-12-01"), seats: 5 });
+        let trial = company(Plan::Trial {
+            ends_on: d("2026-12-01"),
+            seats: 5,
+        });
         let premium = company(Plan::premium(d("2026-04-01"), 12));
-        let trial_licence = Some(LicenceTerm::Trial { ends_on: d("2026-12-01") });
-        let expired = Some(LicenceTerm::Rolling { ends_on: d("2026-10-01") });
+        let trial_licence = Some(LicenceTerm::Trial {
+            ends_on: d("2026-12-01"),
+        });
+        let expired = Some(LicenceTerm::Rolling {
+            ends_on: d("2026-10-01"),
+        });
         let cases = [
             // (company, member role, licence, today, allowed, reason, redirect)
-            (&trial, MemberRole::Learner, trial_licence, "2026-11-30", true, AccessReason::LicenceActive, None),
-            (&trial, MemberRole::Learner, trial_licence, "2026-12-01", false, AccessReason::TrialExpired, None),
-            (&trial, MemberRole::Manager, trial_licence, "2026-12-01", false, AccessReason::TrialExpired, Some(UPGRADE_PAGE)),
-            (&premium, MemberRole::Manager, Some(LicenceTerm::CoTerm), "2027-04-01", false, AccessReason::CompanyExpired, Some(RENEW_PAGE)),
-            (&premium, MemberRole::Manager, expired, "2026-11-22", false, AccessReason::LicenceExpired, Some(RENEW_PAGE)),
-            (&premium, MemberRole::Learner, expired, "2026-11-22", false, AccessReason::LicenceExpired, None),
-            (&premium, MemberRole::Learner, None, "2026-11-22", false, AccessReason::Unlicensed, None),
-            (&premium, MemberRole::Learner, Some(LicenceTerm::CoTerm), "2027-03-31", true, AccessReason::LicenceActive, None),
+            (
+                &trial,
+                MemberRole::Learner,
+                trial_licence,
+                "2026-11-30",
+                true,
+                AccessReason::LicenceActive,
+                None,
+            ),
+            (
+                &trial,
+                MemberRole::Learner,
+                trial_licence,
+                "2026-12-01",
+                false,
+                AccessReason::TrialExpired,
+                None,
+            ),
+            (
+                &trial,
+                MemberRole::Manager,
+                trial_licence,
+                "2026-12-01",
+                false,
+                AccessReason::TrialExpired,
+                Some(UPGRADE_PAGE),
+            ),
+            (
+                &premium,
+                MemberRole::Manager,
+                Some(LicenceTerm::CoTerm),
+                "2027-04-01",
+                false,
+                AccessReason::CompanyExpired,
+                Some(RENEW_PAGE),
+            ),
+            (
+                &premium,
+                MemberRole::Manager,
+                expired,
+                "2026-11-22",
+                false,
+                AccessReason::LicenceExpired,
+                Some(RENEW_PAGE),
+            ),
+            (
+                &premium,
+                MemberRole::Learner,
+                expired,
+                "2026-11-22",
+                false,
+                AccessReason::LicenceExpired,
+                None,
+            ),
+            (
+                &premium,
+                MemberRole::Learner,
+                None,
+                "2026-11-22",
+                false,
+                AccessReason::Unlicensed,
+                None,
+            ),
+            (
+                &premium,
+                MemberRole::Learner,
+                Some(LicenceTerm::CoTerm),
+                "2027-03-31",
+                true,
+                AccessReason::LicenceActive,
+                None,
+            ),
         ];
         for (company, role, term, today, allowed, reason, redirect) in cases {
             let m = member(role, term);
             let decision = decide(company, Some(&m), d(today));
             assert_eq!(decision.allowed, allowed, "{role:?} {term:?} {today}");
             assert_eq!(decision.reason, reason, "{role:?} {term:?} {today}");
-            assert_eq!(decision.redirect_to.as_deref(), redirect, "{role:?} {term:?} {today}");
+            assert_eq!(
+                decision.redirect_to.as_deref(),
+                redirect,
+                "{role:?} {term:?} {today}"
+            );
         }
     }
 }

@@ -71,7 +71,10 @@ impl Action {
             Action::CreateCompany | Action::AssignOrder => {
                 matches!(role, AccountManager | PartnerAdmin)
             }
-            Action::ReadCompany | Action::ManageSeats | Action::RequestOrder | Action::CancelOrder => {
+            Action::ReadCompany
+            | Action::ManageSeats
+            | Action::RequestOrder
+            | Action::CancelOrder => {
                 matches!(role, Manager | AccountManager | PartnerAdmin)
             }
         }

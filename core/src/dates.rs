@@ -130,10 +130,19 @@ mod tests {
         for (ends, today, ended) in table {
             assert_eq!(has_ended(d(ends), d(today)), ended, "{ends} on {today}");
         }
-        assert_eq!(NoticeKind::Reminder.due_on(d("2026-12-01")), d("2026-11-28"));
+        assert_eq!(
+            NoticeKind::Reminder.due_on(d("2026-12-01")),
+            d("2026-11-28")
+        );
         assert_eq!(NoticeKind::Expiry.due_on(d("2026-12-01")), d("2026-12-01"));
-        assert_eq!(NoticeKind::Reminder.due_on(d("2027-03-02")), d("2027-02-27"));
-        assert_eq!(NoticeKind::Reminder.due_on(d("2028-03-02")), d("2028-02-28"));
+        assert_eq!(
+            NoticeKind::Reminder.due_on(d("2027-03-02")),
+            d("2027-02-27")
+        );
+        assert_eq!(
+            NoticeKind::Reminder.due_on(d("2028-03-02")),
+            d("2028-02-28")
+        );
         for kind in NoticeKind::ALL {
             let ends = d("2026-03-01");
             assert_eq!(kind.ends_on(kind.due_on(ends)), ends);
@@ -175,6 +184,9 @@ mod tests {
         assert_eq!(local(la, 2026, 11, 22, 12, 0), d("2026-11-22"));
         // A licence ending 2026-03-30 has ended for London at that instant,
         // though the UTC date is still the 29th.
-        assert!(has_ended(d("2026-03-30"), local(london, 2026, 3, 29, 23, 30)));
+        assert!(has_ended(
+            d("2026-03-30"),
+            local(london, 2026, 3, 29, 23, 30)
+        ));
     }
 }

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::dates::{add_months, has_ended};
 use crate::pricing::Quote;
-use crate::types::{CompanyId, Currency, Email, ImportId, LicenceType, OrderId, PartnerId, Quantity};
+use crate::types::{
+    CompanyId, Currency, Email, ImportId, LicenceType, OrderId, PartnerId, Quantity,
+};
 
 /// The default minimum account size at renewal.
 pub const DEFAULT_MIN_SEATS_AT_RENEWAL: u32 = 16;
@@ -29,8 +31,14 @@ pub enum Policy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Plan {
-    Trial { ends_on: NaiveDate, seats: u32 },
-    Premium { term_start: NaiveDate, renews_on: NaiveDate },
+    Trial {
+        ends_on: NaiveDate,
+        seats: u32,
+    },
+    Premium {
+        term_start: NaiveDate,
+        renews_on: NaiveDate,
+    },
 }
 
 impl Plan {
@@ -392,7 +400,12 @@ mod tests {
         use OrderState::*;
         assert!(Requested.can_become(Assigned));
         assert!(Requested.can_become(Cancelled));
-        for (from, to) in [(Assigned, Cancelled), (Cancelled, Assigned), (Assigned, Assigned), (Requested, Requested)] {
+        for (from, to) in [
+            (Assigned, Cancelled),
+            (Cancelled, Assigned),
+            (Assigned, Assigned),
+            (Requested, Requested),
+        ] {
             assert!(!from.can_become(to), "{from:?} -> {to:?}");
         }
     }
@@ -407,7 +420,13 @@ mod tests {
             purchased: 3,
             allocated: 0,
         };
-        assert_eq!(pool.take(4), Err(SeatShortage { needed: 4, available: 3 }));
+        assert_eq!(
+            pool.take(4),
+            Err(SeatShortage {
+                needed: 4,
+                available: 3
+            })
+        );
         assert_eq!(pool.allocated, 0, "a refused take changes nothing");
         pool.take(3).unwrap();
         assert_eq!(pool.available(), 0);
@@ -434,12 +453,30 @@ mod tests {
         assert_eq!(co.status(&plan, d("2027-03-31")), LicenceStatus::Active);
         assert_eq!(co.status(&plan, d("2027-04-01")), LicenceStatus::Expired);
         let renewed = Plan::premium(d("2027-04-01"), 12);
-        assert_eq!(co.status(&renewed, d("2027-04-01")), LicenceStatus::Active, "co-term holders carry into the next term");
-        let rolling = member(LicenceTerm::Rolling { ends_on: d("2026-12-01") });
-        assert_eq!(rolling.status(&renewed, d("2026-11-30")), LicenceStatus::Active);
-        assert_eq!(rolling.status(&renewed, d("2026-12-01")), LicenceStatus::Expired);
-        let none = Member { licence: None, ..co };
-        assert_eq!(none.status(&plan, d("2026-05-01")), LicenceStatus::Unlicensed);
+        assert_eq!(
+            co.status(&renewed, d("2027-04-01")),
+            LicenceStatus::Active,
+            "co-term holders carry into the next term"
+        );
+        let rolling = member(LicenceTerm::Rolling {
+            ends_on: d("2026-12-01"),
+        });
+        assert_eq!(
+            rolling.status(&renewed, d("2026-11-30")),
+            LicenceStatus::Active
+        );
+        assert_eq!(
+            rolling.status(&renewed, d("2026-12-01")),
+            LicenceStatus::Expired
+        );
+        let none = Member {
+            licence: None,
+            ..co
+        };
+        assert_eq!(
+            none.status(&plan, d("2026-05-01")),
+            LicenceStatus::Unlicensed
+        );
     }
 
     #[test]
@@ -452,7 +489,10 @@ mod tests {
             account_manager_email: Email::parse("am@vendor.io").unwrap(),
             min_seats_at_renewal: DEFAULT_MIN_SEATS_AT_RENEWAL,
             term_months: DEFAULT_TERM_MONTHS,
-            plan: Plan::Trial { ends_on: d("2026-12-01"), seats: 5 },
+            plan: Plan::Trial {
+                ends_on: d("2026-12-01"),
+                seats: 5,
+            },
             created_at: Utc::now(),
         };
         assert_eq!(company.status(d("2026-11-30")), CompanyStatus::Trial);

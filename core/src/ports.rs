@@ -77,10 +77,19 @@ pub enum Condition {
 /// One write in a transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
-    Put { item: Item, condition: Condition },
-    Delete { key: Key, condition: Condition },
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Delete {
+        key: Key,
+        condition: Condition,
+    },
     /// Writes nothing; fails the transaction unless the condition holds.
-    Check { key: Key, condition: Condition },
+    Check {
+        key: Key,
+        condition: Condition,
+    },
 }
 
 impl Write {
@@ -280,4 +289,45 @@ pub trait ObjectReader: Send + Sync {
         key: &str,
         sink: &mut (dyn FnMut(&[u8]) -> bool + Send),
     ) -> Result<(), ObjectError>;
+}
+
+/// A clock whose date can be set: for tests and the local server's
+/// `POST /local/clock`. Until a date is set it is the system clock.
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    today: std::sync::RwLock<Option<NaiveDate>>,
+}
+
+impl ManualClock {
+    pub fn at(today: NaiveDate) -> Self {
+        let clock = Self::default();
+        clock.set_today(today);
+        clock
+    }
+
+    /// Makes `today` the date in every time zone.
+    pub fn set_today(&self, today: NaiveDate) {
+        // A poisoned lock only means a panic elsewhere mid-write of an Option.
+        let mut guard = self.today.write().unwrap_or_else(|p| p.into_inner());
+        *guard = Some(today);
+    }
+
+    fn fixed(&self) -> Option<NaiveDate> {
+        *self.today.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Clock for ManualClock {
+    /// Midday UTC of the set date, so timestamps agree with it.
+    fn now(&self) -> DateTime<Utc> {
+        match self.fixed().and_then(|d| d.and_hms_opt(12, 0, 0)) {
+            Some(noon) => noon.and_utc(),
+            None => Utc::now(),
+        }
+    }
+
+    fn today_in(&self, tz: Tz) -> NaiveDate {
+        self.fixed()
+            .unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive())
+    }
 }

@@ -34,7 +34,8 @@ pub fn pro_rata_amount(
         return 0;
     }
     let days_remaining = days_remaining.min(days_in_term);
-    let numerator = i128::from(quantity) * i128::from(annual_fee_minor) * i128::from(days_remaining);
+    let numerator =
+        i128::from(quantity) * i128::from(annual_fee_minor) * i128::from(days_remaining);
     let denominator = i128::from(days_in_term);
     let rounded = (2 * numerator + denominator) / (2 * denominator);
     // Bounded by quantity × fee, which fits: u32 × i64 ≤ 2^95 only in theory;
@@ -84,7 +85,14 @@ fn billing_window(
             let start = next_term_start(*renews_on, as_of);
             Ok((start, start, add_months(start, term_months)))
         }
-        (OrderKind::Upgrade, Plan::Premium { term_start, renews_on }, Policy::CoTerm) => {
+        (
+            OrderKind::Upgrade,
+            Plan::Premium {
+                term_start,
+                renews_on,
+            },
+            Policy::CoTerm,
+        ) => {
             if as_of >= *renews_on {
                 return Err(PricingError::TermEnded {
                     renews_on: *renews_on,
@@ -170,7 +178,15 @@ mod tests {
     #[test]
     fn design_example() {
         let plan = premium("2026-04-01", "2027-04-01");
-        let quote = price(&pool(Policy::CoTerm), &plan, OrderKind::Upgrade, 12, ten(), d("2026-11-22")).unwrap();
+        let quote = price(
+            &pool(Policy::CoTerm),
+            &plan,
+            OrderKind::Upgrade,
+            12,
+            ten(),
+            d("2026-11-22"),
+        )
+        .unwrap();
         assert_eq!(quote.days_remaining, 130);
         assert_eq!(quote.days_in_term, 365);
         assert_eq!(quote.amount_minor, 42_740);
@@ -181,7 +197,15 @@ mod tests {
     #[test]
     fn leap_term_divides_by_366() {
         let plan = premium("2027-04-01", "2028-04-01");
-        let quote = price(&pool(Policy::CoTerm), &plan, OrderKind::Upgrade, 12, ten(), d("2027-11-23")).unwrap();
+        let quote = price(
+            &pool(Policy::CoTerm),
+            &plan,
+            OrderKind::Upgrade,
+            12,
+            ten(),
+            d("2027-11-23"),
+        )
+        .unwrap();
         assert_eq!(quote.days_in_term, 366);
         assert_eq!(quote.days_remaining, 130);
         assert_eq!(quote.amount_minor, 42_623);
@@ -191,38 +215,106 @@ mod tests {
     fn on_or_after_the_renewal_date_is_refused() {
         let plan = premium("2026-04-01", "2027-04-01");
         for day in ["2027-04-01", "2027-05-01"] {
-            let err = price(&pool(Policy::CoTerm), &plan, OrderKind::Upgrade, 12, ten(), d(day)).unwrap_err();
-            assert_eq!(err, PricingError::TermEnded { renews_on: d("2027-04-01") });
+            let err = price(
+                &pool(Policy::CoTerm),
+                &plan,
+                OrderKind::Upgrade,
+                12,
+                ten(),
+                d(day),
+            )
+            .unwrap_err();
+            assert_eq!(
+                err,
+                PricingError::TermEnded {
+                    renews_on: d("2027-04-01")
+                }
+            );
         }
         // The day before still bills one day: 120000 / 365 = 328.77 → 329.
-        let last = price(&pool(Policy::CoTerm), &plan, OrderKind::Upgrade, 12, ten(), d("2027-03-31")).unwrap();
+        let last = price(
+            &pool(Policy::CoTerm),
+            &plan,
+            OrderKind::Upgrade,
+            12,
+            ten(),
+            d("2027-03-31"),
+        )
+        .unwrap();
         assert_eq!((last.days_remaining, last.amount_minor), (1, 329));
     }
 
     #[test]
     fn rolling_and_conversion_and_renewal_bill_a_full_year() {
         let plan = premium("2026-04-01", "2027-04-01");
-        let rolling = price(&pool(Policy::Rolling12Months), &plan, OrderKind::Upgrade, 12, ten(), d("2026-11-22")).unwrap();
+        let rolling = price(
+            &pool(Policy::Rolling12Months),
+            &plan,
+            OrderKind::Upgrade,
+            12,
+            ten(),
+            d("2026-11-22"),
+        )
+        .unwrap();
         assert_eq!(rolling.amount_minor, 120_000);
-        let renewal = price(&pool(Policy::CoTerm), &plan, OrderKind::Renewal, 12, ten(), d("2027-03-20")).unwrap();
+        let renewal = price(
+            &pool(Policy::CoTerm),
+            &plan,
+            OrderKind::Renewal,
+            12,
+            ten(),
+            d("2027-03-20"),
+        )
+        .unwrap();
         assert_eq!((renewal.days_remaining, renewal.days_in_term), (366, 366));
         assert_eq!(renewal.amount_minor, 120_000);
-        let trial = Plan::Trial { ends_on: d("2026-12-01"), seats: 5 };
-        let conversion = price(&pool(Policy::CoTerm), &trial, OrderKind::TrialConversion, 12, ten(), d("2026-11-22")).unwrap();
-        assert_eq!((conversion.days_remaining, conversion.days_in_term), (365, 365));
+        let trial = Plan::Trial {
+            ends_on: d("2026-12-01"),
+            seats: 5,
+        };
+        let conversion = price(
+            &pool(Policy::CoTerm),
+            &trial,
+            OrderKind::TrialConversion,
+            12,
+            ten(),
+            d("2026-11-22"),
+        )
+        .unwrap();
+        assert_eq!(
+            (conversion.days_remaining, conversion.days_in_term),
+            (365, 365)
+        );
         assert_eq!(conversion.amount_minor, 120_000);
     }
 
     #[test]
     fn orders_that_do_not_fit_the_plan_are_refused() {
-        let trial = Plan::Trial { ends_on: d("2026-12-01"), seats: 5 };
+        let trial = Plan::Trial {
+            ends_on: d("2026-12-01"),
+            seats: 5,
+        };
         assert!(matches!(
-            price(&pool(Policy::CoTerm), &trial, OrderKind::Upgrade, 12, ten(), d("2026-11-22")),
+            price(
+                &pool(Policy::CoTerm),
+                &trial,
+                OrderKind::Upgrade,
+                12,
+                ten(),
+                d("2026-11-22")
+            ),
             Err(PricingError::WrongPlan { .. })
         ));
         let plan = premium("2026-04-01", "2027-04-01");
         assert!(matches!(
-            price(&pool(Policy::CoTerm), &plan, OrderKind::TrialConversion, 12, ten(), d("2026-11-22")),
+            price(
+                &pool(Policy::CoTerm),
+                &plan,
+                OrderKind::TrialConversion,
+                12,
+                ten(),
+                d("2026-11-22")
+            ),
             Err(PricingError::WrongPlan { .. })
         ));
     }

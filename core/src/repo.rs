@@ -76,9 +76,9 @@ pub fn due_pk(date: NaiveDate, shard: u32) -> String {
 pub fn due_entry(date: NaiveDate, key: &Key) -> IndexKey {
     let sk = format!("{}|{}", key.pk, key.sk);
     // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let hash = sk
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = sk.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     let shard = u32::try_from(hash % u64::from(DUE_SHARDS)).unwrap_or(0);
     IndexKey {
         pk: due_pk(date, shard),
@@ -176,7 +176,11 @@ pub fn insert<T: Record>(company: &CompanyId, value: &T) -> Result<Write, Servic
 }
 
 /// Writes a new value of a record, if nobody wrote it since it was read.
-pub fn update<T: Record>(company: &CompanyId, value: &T, read_version: u64) -> Result<Write, ServiceError> {
+pub fn update<T: Record>(
+    company: &CompanyId,
+    value: &T,
+    read_version: u64,
+) -> Result<Write, ServiceError> {
     Ok(Write::Put {
         item: to_item(company, value, read_version + 1)?,
         condition: Condition::Version(read_version),
@@ -184,7 +188,11 @@ pub fn update<T: Record>(company: &CompanyId, value: &T, read_version: u64) -> R
 }
 
 /// Writes a plain JSON value under a key that must not exist yet.
-pub fn insert_raw<T: Serialize>(key: Key, value: &T, expires_at: Option<i64>) -> Result<Write, ServiceError> {
+pub fn insert_raw<T: Serialize>(
+    key: Key,
+    value: &T,
+    expires_at: Option<i64>,
+) -> Result<Write, ServiceError> {
     let body = serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Write::Put {
         item: Item {
@@ -200,11 +208,17 @@ pub fn insert_raw<T: Serialize>(key: Key, value: &T, expires_at: Option<i64>) ->
 }
 
 /// Typed reads over the store.
-pub async fn load<T: DeserializeOwned, S: ItemStore + ?Sized>(store: &S, key: &Key) -> Result<Option<Stored<T>>, ServiceError> {
+pub async fn load<T: DeserializeOwned, S: ItemStore + ?Sized>(
+    store: &S,
+    key: &Key,
+) -> Result<Option<Stored<T>>, ServiceError> {
     store.get(key).await?.map(from_item).transpose()
 }
 
-pub async fn load_many<T: DeserializeOwned, S: ItemStore + ?Sized>(store: &S, keys: &[Key]) -> Result<Vec<Stored<T>>, ServiceError> {
+pub async fn load_many<T: DeserializeOwned, S: ItemStore + ?Sized>(
+    store: &S,
+    keys: &[Key],
+) -> Result<Vec<Stored<T>>, ServiceError> {
     let mut found = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(crate::ports::MAX_BATCH_GET_KEYS) {
         for item in store.get_many(chunk).await? {
@@ -220,12 +234,19 @@ pub async fn load_page<T: DeserializeOwned, S: ItemStore + ?Sized>(
     query: &Query,
 ) -> Result<(Vec<Stored<T>>, Option<String>), ServiceError> {
     let page = store.query(query).await?;
-    let values = page.items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+    let values = page
+        .items
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
     Ok((values, page.next))
 }
 
 /// Every item of a query, following the pages.
-pub async fn load_all<T: DeserializeOwned, S: ItemStore + ?Sized>(store: &S, mut query: Query) -> Result<Vec<Stored<T>>, ServiceError> {
+pub async fn load_all<T: DeserializeOwned, S: ItemStore + ?Sized>(
+    store: &S,
+    mut query: Query,
+) -> Result<Vec<Stored<T>>, ServiceError> {
     let mut all = Vec::new();
     loop {
         let (mut values, next) = load_page(store, &query).await?;
@@ -258,6 +279,10 @@ mod tests {
             assert!(entry.pk.starts_with("DUE#2026-12-01#"));
             shards.insert(entry.pk);
         }
-        assert_eq!(shards.len(), DUE_SHARDS as usize, "200 keys reach every shard");
+        assert_eq!(
+            shards.len(),
+            DUE_SHARDS as usize,
+            "200 keys reach every shard"
+        );
     }
 }

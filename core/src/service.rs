@@ -44,8 +44,14 @@ pub struct NewCompany {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum NewPlan {
-    Trial { ends_on: String, seats: u32 },
-    Premium { term_start: String, term_months: Option<u32> },
+    Trial {
+        ends_on: String,
+        seats: u32,
+    },
+    Premium {
+        term_start: String,
+        term_months: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,13 +232,26 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
         Ok(Tenant { company, today })
     }
 
-    async fn pool(&self, tenant: &Tenant, licence_type: &LicenceType) -> Result<Stored<SeatPool>, ServiceError> {
+    async fn pool(
+        &self,
+        tenant: &Tenant,
+        licence_type: &LicenceType,
+    ) -> Result<Stored<SeatPool>, ServiceError> {
         repo::load(&self.store, &repo::pool_key(tenant.id(), licence_type))
             .await?
-            .ok_or(ServiceError::NotFound { what: "licence type" })
+            .ok_or(ServiceError::NotFound {
+                what: "licence type",
+            })
     }
 
-    fn audit(&self, caller: &Caller, tenant: &Company, action: &str, before: serde_json::Value, after: serde_json::Value) -> Result<Write, ServiceError> {
+    fn audit(
+        &self,
+        caller: &Caller,
+        tenant: &Company,
+        action: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+    ) -> Result<Write, ServiceError> {
         let event = AuditEvent {
             company_id: tenant.id.clone(),
             at: self.clock.now(),
@@ -266,12 +285,18 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
 
     // ------------------------------------------------------------ companies
 
-    pub async fn create_company(&self, caller: &Caller, input: NewCompany) -> Result<CompanyView, ServiceError> {
+    pub async fn create_company(
+        &self,
+        caller: &Caller,
+        input: NewCompany,
+    ) -> Result<CompanyView, ServiceError> {
         caller.require(Action::CreateCompany)?;
         let partner_id = match caller.role {
-            Role::PartnerAdmin => Some(caller.partner_id.clone().ok_or(ServiceError::Forbidden {
-                action: "create companies without a partner id",
-            })?),
+            Role::PartnerAdmin => {
+                Some(caller.partner_id.clone().ok_or(ServiceError::Forbidden {
+                    action: "create companies without a partner id",
+                })?)
+            }
             _ => None,
         };
         let (company, pools, managers) = validate_company(input, partner_id, self.clock.now())?;
@@ -301,7 +326,13 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
         for member in &members {
             writes.push(repo::insert(&company.id, member)?);
         }
-        writes.push(self.audit(caller, &company, "company.create", serde_json::Value::Null, serde_json::to_value(&company).unwrap_or_default())?);
+        writes.push(self.audit(
+            caller,
+            &company,
+            "company.create",
+            serde_json::Value::Null,
+            serde_json::to_value(&company).unwrap_or_default(),
+        )?);
         self.store.transact(writes).await?;
         let counts = count_members(members.iter(), &company.plan, today);
         Ok(CompanyView {
@@ -313,23 +344,39 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
         })
     }
 
-    pub async fn get_company(&self, caller: &Caller, company_id: &str) -> Result<CompanyView, ServiceError> {
+    pub async fn get_company(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+    ) -> Result<CompanyView, ServiceError> {
         caller.require(Action::ReadCompany)?;
         let tenant = self.tenant(caller, company_id).await?;
         let pk = repo::company_pk(tenant.id());
-        let pools: Vec<Stored<SeatPool>> = repo::load_all(&self.store, Query::table(pk.clone(), repo::POOL_PREFIX)).await?;
-        let members: Vec<Stored<Member>> = repo::load_all(&self.store, Query::table(pk, repo::MEMBER_PREFIX)).await?;
+        let pools: Vec<Stored<SeatPool>> =
+            repo::load_all(&self.store, Query::table(pk.clone(), repo::POOL_PREFIX)).await?;
+        let members: Vec<Stored<Member>> =
+            repo::load_all(&self.store, Query::table(pk, repo::MEMBER_PREFIX)).await?;
         let company = tenant.company.value;
         Ok(CompanyView {
             status: company.status(tenant.today),
             today: tenant.today,
             pools: pools.iter().map(|p| PoolView::from(&p.value)).collect(),
-            counts: count_members(members.iter().map(|m| &m.value), &company.plan, tenant.today),
+            counts: count_members(
+                members.iter().map(|m| &m.value),
+                &company.plan,
+                tenant.today,
+            ),
             company,
         })
     }
 
-    pub async fn list_partner_companies(&self, caller: &Caller, partner_id: &str, cursor: Option<String>, limit: Option<u32>) -> Result<ListPage<Company>, ServiceError> {
+    pub async fn list_partner_companies(
+        &self,
+        caller: &Caller,
+        partner_id: &str,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<ListPage<Company>, ServiceError> {
         caller.require(Action::CreateCompany)?;
         let not_found = ServiceError::NotFound { what: "partner" };
         let partner = PartnerId::parse(partner_id).map_err(|_| not_found.clone())?;
@@ -350,16 +397,30 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
 
     // ------------------------------------------------------------ members
 
-    pub async fn add_member(&self, caller: &Caller, company_id: &str, input: NewMember) -> Result<MemberView, ServiceError> {
+    pub async fn add_member(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+        input: NewMember,
+    ) -> Result<MemberView, ServiceError> {
         caller.require(Action::ManageSeats)?;
         let email = Email::parse(&input.email)?;
         let name = validate_name(&input.name, "name")?;
-        let requested_type = input.licence_type.as_deref().map(LicenceType::parse).transpose()?;
+        let requested_type = input
+            .licence_type
+            .as_deref()
+            .map(LicenceType::parse)
+            .transpose()?;
         self.retrying(|| async {
             let tenant = self.tenant(caller, company_id).await?;
             let company = &tenant.company.value;
-            if repo::load::<Member, _>(&self.store, &repo::member_key(tenant.id(), &email)).await?.is_some() {
-                return Err(ServiceError::MemberExists { email: email.clone() });
+            if repo::load::<Member, _>(&self.store, &repo::member_key(tenant.id(), &email))
+                .await?
+                .is_some()
+            {
+                return Err(ServiceError::MemberExists {
+                    email: email.clone(),
+                });
             }
             let mut member = Member {
                 email: email.clone(),
@@ -385,22 +446,49 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
                 pool_after = Some(pool.value);
             }
             writes.push(repo::insert(tenant.id(), &member)?);
-            writes.push(self.audit(caller, company, "member.add", serde_json::Value::Null, serde_json::json!({"member": member, "pool": pool_after}))?);
+            writes.push(self.audit(
+                caller,
+                company,
+                "member.add",
+                serde_json::Value::Null,
+                serde_json::json!({"member": member, "pool": pool_after}),
+            )?);
             self.store.transact(writes).await?;
             Ok(MemberView::new(&member, &company.plan, tenant.today))
         })
         .await
     }
 
-    async fn first_pool_with_seats(&self, tenant: &Tenant) -> Result<Option<LicenceType>, ServiceError> {
-        let pools: Vec<Stored<SeatPool>> = repo::load_all(&self.store, Query::table(repo::company_pk(tenant.id()), repo::POOL_PREFIX)).await?;
-        Ok(pools.into_iter().find(|p| p.value.available() > 0).map(|p| p.value.licence_type))
+    async fn first_pool_with_seats(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<Option<LicenceType>, ServiceError> {
+        let pools: Vec<Stored<SeatPool>> = repo::load_all(
+            &self.store,
+            Query::table(repo::company_pk(tenant.id()), repo::POOL_PREFIX),
+        )
+        .await?;
+        Ok(pools
+            .into_iter()
+            .find(|p| p.value.available() > 0)
+            .map(|p| p.value.licence_type))
     }
 
-    pub async fn list_members(&self, caller: &Caller, company_id: &str, status: Option<&str>, cursor: Option<String>, limit: Option<u32>) -> Result<ListPage<MemberView>, ServiceError> {
+    pub async fn list_members(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+        status: Option<&str>,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<ListPage<MemberView>, ServiceError> {
         caller.require(Action::ManageSeats)?;
         let wanted = status
-            .map(|s| LicenceStatus::parse(s).ok_or_else(|| ServiceError::invalid("licence_status", "must be active, expired or unlicensed")))
+            .map(|s| {
+                LicenceStatus::parse(s).ok_or_else(|| {
+                    ServiceError::invalid("licence_status", "must be active, expired or unlicensed")
+                })
+            })
             .transpose()?;
         let tenant = self.tenant(caller, company_id).await?;
         let query = Query {
@@ -423,13 +511,26 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
 
     /// The price of `quantity` more seats today. `kind` defaults to what the
     /// company's plan calls for: a conversion in a trial, else an upgrade.
-    pub async fn quote(&self, caller: &Caller, company_id: &str, licence_type: &str, quantity: u32, kind: Option<OrderKind>) -> Result<Quote, ServiceError> {
+    pub async fn quote(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+        licence_type: &str,
+        quantity: u32,
+        kind: Option<OrderKind>,
+    ) -> Result<Quote, ServiceError> {
         caller.require(Action::RequestOrder)?;
         let tenant = self.tenant(caller, company_id).await?;
         self.quote_for(&tenant, licence_type, quantity, kind).await
     }
 
-    async fn quote_for(&self, tenant: &Tenant, licence_type: &str, quantity: u32, kind: Option<OrderKind>) -> Result<Quote, ServiceError> {
+    async fn quote_for(
+        &self,
+        tenant: &Tenant,
+        licence_type: &str,
+        quantity: u32,
+        kind: Option<OrderKind>,
+    ) -> Result<Quote, ServiceError> {
         let licence_type = LicenceType::parse(licence_type)?;
         let quantity = Quantity::new(quantity)?;
         let pool = self.pool(tenant, &licence_type).await?;
@@ -439,16 +540,38 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
             Plan::Premium { .. } => OrderKind::Upgrade,
         });
         check_order_rules(company, &pool.value, kind, quantity)?;
-        Ok(price(&pool.value, &company.plan, kind, company.term_months, quantity, tenant.today)?)
+        Ok(price(
+            &pool.value,
+            &company.plan,
+            kind,
+            company.term_months,
+            quantity,
+            tenant.today,
+        )?)
     }
 
-    pub async fn request_order(&self, caller: &Caller, company_id: &str, input: OrderRequest) -> Result<Order, ServiceError> {
+    pub async fn request_order(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+        input: OrderRequest,
+    ) -> Result<Order, ServiceError> {
         caller.require(Action::RequestOrder)?;
         if !input.agree_to_pay {
-            return Err(ServiceError::invalid("agree_to_pay", "must be true: tick that you agree to pay"));
+            return Err(ServiceError::invalid(
+                "agree_to_pay",
+                "must be true: tick that you agree to pay",
+            ));
         }
         let tenant = self.tenant(caller, company_id).await?;
-        let quote = self.quote_for(&tenant, &input.licence_type, input.quantity, Some(input.kind)).await?;
+        let quote = self
+            .quote_for(
+                &tenant,
+                &input.licence_type,
+                input.quantity,
+                Some(input.kind),
+            )
+            .await?;
         let order = Order {
             id: OrderId::generate(),
             company_id: tenant.id().clone(),
@@ -467,13 +590,24 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
         };
         let writes = vec![
             repo::insert(tenant.id(), &order)?,
-            self.audit(caller, &tenant.company.value, "order.request", serde_json::Value::Null, serde_json::to_value(&order).unwrap_or_default())?,
+            self.audit(
+                caller,
+                &tenant.company.value,
+                "order.request",
+                serde_json::Value::Null,
+                serde_json::to_value(&order).unwrap_or_default(),
+            )?,
         ];
         self.store.transact(writes).await?;
         Ok(order)
     }
 
-    pub async fn get_order(&self, caller: &Caller, company_id: &str, order_id: &str) -> Result<Order, ServiceError> {
+    pub async fn get_order(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+        order_id: &str,
+    ) -> Result<Order, ServiceError> {
         caller.require(Action::ReadCompany)?;
         let tenant = self.tenant(caller, company_id).await?;
         Ok(self.order(&tenant, order_id).await?.value)
@@ -482,13 +616,26 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
     async fn order(&self, tenant: &Tenant, order_id: &str) -> Result<Stored<Order>, ServiceError> {
         let not_found = ServiceError::NotFound { what: "order" };
         let id = OrderId::parse(order_id).map_err(|_| not_found.clone())?;
-        repo::load(&self.store, &repo::order_key(tenant.id(), &id)).await?.ok_or(not_found)
+        repo::load(&self.store, &repo::order_key(tenant.id(), &id))
+            .await?
+            .ok_or(not_found)
     }
 
-    pub async fn list_orders(&self, caller: &Caller, company_id: &str, state: Option<&str>, cursor: Option<String>, limit: Option<u32>) -> Result<ListPage<Order>, ServiceError> {
+    pub async fn list_orders(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+        state: Option<&str>,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<ListPage<Order>, ServiceError> {
         caller.require(Action::ReadCompany)?;
         let wanted = state
-            .map(|s| OrderState::parse(s).ok_or_else(|| ServiceError::invalid("state", "must be requested, assigned or cancelled")))
+            .map(|s| {
+                OrderState::parse(s).ok_or_else(|| {
+                    ServiceError::invalid("state", "must be requested, assigned or cancelled")
+                })
+            })
             .transpose()?;
         let tenant = self.tenant(caller, company_id).await?;
         let query = Query {
@@ -507,24 +654,44 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
 
     /// Actions a requested order: the invoice, the pool and (for renewals
     /// and conversions) the company change in one conditional transaction.
-    pub async fn assign_order(&self, caller: &Caller, company_id: &str, order_id: &str, actioned_on: Option<&str>) -> Result<Assignment, ServiceError> {
+    pub async fn assign_order(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+        order_id: &str,
+        actioned_on: Option<&str>,
+    ) -> Result<Assignment, ServiceError> {
         caller.require(Action::AssignOrder)?;
         let actioned_on = actioned_on
-            .map(|raw| parse_date(raw).ok_or_else(|| ServiceError::invalid("actioned_on", "must be a date, YYYY-MM-DD")))
+            .map(|raw| {
+                parse_date(raw).ok_or_else(|| {
+                    ServiceError::invalid("actioned_on", "must be a date, YYYY-MM-DD")
+                })
+            })
             .transpose()?;
         self.retrying(|| async {
             let tenant = self.tenant(caller, company_id).await?;
             let mut order = self.order(&tenant, order_id).await?;
             if !order.value.state.can_become(OrderState::Assigned) {
-                return Err(ServiceError::OrderNotRequested { state: order.value.state });
+                return Err(ServiceError::OrderNotRequested {
+                    state: order.value.state,
+                });
             }
             let mut pool = self.pool(&tenant, &order.value.licence_type).await?;
             let mut company = tenant.company.value.clone();
             let (kind, quantity) = (order.value.kind, order.value.quantity);
             check_order_rules(&company, &pool.value, kind, quantity)?;
             let actioned_on = actioned_on.unwrap_or(tenant.today);
-            let quote = price(&pool.value, &company.plan, kind, company.term_months, quantity, actioned_on)?;
-            let before = serde_json::json!({"order": order.value, "pool": pool.value, "plan": company.plan});
+            let quote = price(
+                &pool.value,
+                &company.plan,
+                kind,
+                company.term_months,
+                quantity,
+                actioned_on,
+            )?;
+            let before =
+                serde_json::json!({"order": order.value, "pool": pool.value, "plan": company.plan});
             apply_order(&mut company, &mut pool.value, kind, quantity, actioned_on);
             let invoice = Invoice::from_quote(order.value.id.clone(), quote);
             order.value.state = OrderState::Assigned;
@@ -538,7 +705,8 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
             if company != tenant.company.value {
                 writes.push(repo::update(tenant.id(), &company, tenant.company.version)?);
             }
-            let after = serde_json::json!({"order": order.value, "pool": pool.value, "plan": company.plan});
+            let after =
+                serde_json::json!({"order": order.value, "pool": pool.value, "plan": company.plan});
             writes.push(self.audit(caller, &company, "order.assign", before, after)?);
             self.store.transact(writes).await?;
             Ok(Assignment {
@@ -550,17 +718,26 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
         .await
     }
 
-    pub async fn cancel_order(&self, caller: &Caller, company_id: &str, order_id: &str) -> Result<Order, ServiceError> {
+    pub async fn cancel_order(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+        order_id: &str,
+    ) -> Result<Order, ServiceError> {
         caller.require(Action::CancelOrder)?;
         self.retrying(|| async {
             let tenant = self.tenant(caller, company_id).await?;
             let mut order = self.order(&tenant, order_id).await?;
             let is_staff = matches!(caller.role, Role::AccountManager | Role::PartnerAdmin);
             if !is_staff && order.value.requested_by.user_id != caller.user_id {
-                return Err(ServiceError::Forbidden { action: "cancel an order someone else requested" });
+                return Err(ServiceError::Forbidden {
+                    action: "cancel an order someone else requested",
+                });
             }
             if !order.value.state.can_become(OrderState::Cancelled) {
-                return Err(ServiceError::OrderNotRequested { state: order.value.state });
+                return Err(ServiceError::OrderNotRequested {
+                    state: order.value.state,
+                });
             }
             let before = serde_json::to_value(&order.value).unwrap_or_default();
             order.value.state = OrderState::Cancelled;
@@ -568,7 +745,13 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
             order.value.cancelled_at = Some(self.clock.now());
             let writes = vec![
                 repo::update(tenant.id(), &order.value, order.version)?,
-                self.audit(caller, &tenant.company.value, "order.cancel", before, serde_json::to_value(&order.value).unwrap_or_default())?,
+                self.audit(
+                    caller,
+                    &tenant.company.value,
+                    "order.cancel",
+                    before,
+                    serde_json::to_value(&order.value).unwrap_or_default(),
+                )?,
             ];
             self.store.transact(writes).await?;
             Ok(order.value)
@@ -579,7 +762,13 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
     // ------------------------------------------------------------ allocation
 
     /// Licenses the named members, or every expired member, all or nothing.
-    pub async fn allocate(&self, caller: &Caller, company_id: &str, licence_type: &str, who: Allocation) -> Result<Allocated, ServiceError> {
+    pub async fn allocate(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+        licence_type: &str,
+        who: Allocation,
+    ) -> Result<Allocated, ServiceError> {
         caller.require(Action::ManageSeats)?;
         let licence_type = LicenceType::parse(licence_type)?;
         let emails = match &who {
@@ -597,14 +786,26 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
         .await
     }
 
-    async fn named_members(&self, tenant: &Tenant, emails: &[Email]) -> Result<Vec<Stored<Member>>, ServiceError> {
-        let keys: Vec<_> = emails.iter().map(|e| repo::member_key(tenant.id(), e)).collect();
-        let mut found: HashMap<Email, Stored<Member>> = repo::load_many::<Member, _>(&self.store, &keys)
-            .await?
-            .into_iter()
-            .map(|m| (m.value.email.clone(), m))
+    async fn named_members(
+        &self,
+        tenant: &Tenant,
+        emails: &[Email],
+    ) -> Result<Vec<Stored<Member>>, ServiceError> {
+        let keys: Vec<_> = emails
+            .iter()
+            .map(|e| repo::member_key(tenant.id(), e))
             .collect();
-        let unknown: Vec<Email> = emails.iter().filter(|e| !found.contains_key(e)).cloned().collect();
+        let mut found: HashMap<Email, Stored<Member>> =
+            repo::load_many::<Member, _>(&self.store, &keys)
+                .await?
+                .into_iter()
+                .map(|m| (m.value.email.clone(), m))
+                .collect();
+        let unknown: Vec<Email> = emails
+            .iter()
+            .filter(|e| !found.contains_key(e))
+            .cloned()
+            .collect();
         if !unknown.is_empty() {
             return Err(ServiceError::UnknownMembers { emails: unknown });
         }
@@ -612,7 +813,11 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
     }
 
     async fn expired_members(&self, tenant: &Tenant) -> Result<Vec<Stored<Member>>, ServiceError> {
-        let all: Vec<Stored<Member>> = repo::load_all(&self.store, Query::table(repo::company_pk(tenant.id()), repo::MEMBER_PREFIX)).await?;
+        let all: Vec<Stored<Member>> = repo::load_all(
+            &self.store,
+            Query::table(repo::company_pk(tenant.id()), repo::MEMBER_PREFIX),
+        )
+        .await?;
         let plan = &tenant.company.value.plan;
         Ok(all
             .into_iter()
@@ -622,7 +827,13 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
 
     /// Gives each member a licence of `licence_type` in one transaction with
     /// the pool, so the count and the members never disagree.
-    async fn license(&self, caller: &Caller, tenant: &Tenant, licence_type: &LicenceType, members: Vec<Stored<Member>>) -> Result<Allocated, ServiceError> {
+    async fn license(
+        &self,
+        caller: &Caller,
+        tenant: &Tenant,
+        licence_type: &LicenceType,
+        members: Vec<Stored<Member>>,
+    ) -> Result<Allocated, ServiceError> {
         let company = &tenant.company.value;
         let mut pool = self.pool(tenant, licence_type).await?;
         ensure_term_open(company, tenant.today)?;
@@ -630,7 +841,10 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
             .iter()
             .filter(|m| {
                 m.value.status(&company.plan, tenant.today) == LicenceStatus::Active
-                    && m.value.licence.as_ref().is_some_and(|l| &l.licence_type == licence_type)
+                    && m.value
+                        .licence
+                        .as_ref()
+                        .is_some_and(|l| &l.licence_type == licence_type)
             })
             .map(|m| m.value.email.clone())
             .collect();
@@ -655,7 +869,13 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
             writes.push(repo::update(tenant.id(), &member, stored.version)?);
             allocated.push(member.email);
         }
-        writes.push(self.audit(caller, company, "seats.allocate", serde_json::json!({"allocated": pool.value.allocated - needed}), serde_json::json!({"allocated": pool.value.allocated, "members": allocated}))?);
+        writes.push(self.audit(
+            caller,
+            company,
+            "seats.allocate",
+            serde_json::json!({"allocated": pool.value.allocated - needed}),
+            serde_json::json!({"allocated": pool.value.allocated, "members": allocated}),
+        )?);
         self.store.transact(writes).await?;
         Ok(Allocated {
             allocated,
@@ -672,10 +892,17 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
         }
         let not_found = ServiceError::NotFound { what: "company" };
         let company_id = caller.company_id.clone().ok_or(not_found.clone())?;
-        let company: Stored<Company> = repo::load(&self.store, &repo::company_key(&company_id)).await?.ok_or(not_found)?;
-        let member: Option<Stored<Member>> = repo::load(&self.store, &repo::member_key(&company_id, &caller.email)).await?;
+        let company: Stored<Company> = repo::load(&self.store, &repo::company_key(&company_id))
+            .await?
+            .ok_or(not_found)?;
+        let member: Option<Stored<Member>> =
+            repo::load(&self.store, &repo::member_key(&company_id, &caller.email)).await?;
         let today = self.clock.today_in(company.value.timezone);
-        Ok(decide(&company.value, member.as_ref().map(|m| &m.value), today))
+        Ok(decide(
+            &company.value,
+            member.as_ref().map(|m| &m.value),
+            today,
+        ))
     }
 }
 
@@ -715,7 +942,12 @@ fn ensure_term_open(company: &Company, today: NaiveDate) -> Result<(), ServiceEr
 }
 
 /// The rules an order must meet when requested and again when assigned.
-fn check_order_rules(company: &Company, pool: &SeatPool, kind: OrderKind, quantity: Quantity) -> Result<(), ServiceError> {
+fn check_order_rules(
+    company: &Company,
+    pool: &SeatPool,
+    kind: OrderKind,
+    quantity: Quantity,
+) -> Result<(), ServiceError> {
     if kind == OrderKind::Renewal && pool.policy == Policy::CoTerm {
         let requested = quantity.get();
         if requested < company.min_seats_at_renewal {
@@ -736,7 +968,13 @@ fn check_order_rules(company: &Company, pool: &SeatPool, kind: OrderKind, quanti
 
 /// What an assigned order does to the pool and the plan. Only a co-term
 /// renewal may lower `purchased`, and only to the renewed quantity.
-fn apply_order(company: &mut Company, pool: &mut SeatPool, kind: OrderKind, quantity: Quantity, actioned_on: NaiveDate) {
+fn apply_order(
+    company: &mut Company,
+    pool: &mut SeatPool,
+    kind: OrderKind,
+    quantity: Quantity,
+    actioned_on: NaiveDate,
+) {
     let q = quantity.get();
     match (kind, pool.policy) {
         (OrderKind::Upgrade, _) | (OrderKind::Renewal, Policy::Rolling12Months) => {
@@ -756,7 +994,11 @@ fn apply_order(company: &mut Company, pool: &mut SeatPool, kind: OrderKind, quan
     }
 }
 
-fn count_members<'a>(members: impl Iterator<Item = &'a Member>, plan: &Plan, today: NaiveDate) -> MemberCounts {
+fn count_members<'a>(
+    members: impl Iterator<Item = &'a Member>,
+    plan: &Plan,
+    today: NaiveDate,
+) -> MemberCounts {
     members.fold(MemberCounts::default(), |mut counts, member| {
         match member.status(plan, today) {
             LicenceStatus::Active => counts.active += 1,
@@ -770,7 +1012,10 @@ fn count_members<'a>(members: impl Iterator<Item = &'a Member>, plan: &Plan, tod
 fn page_limit(limit: Option<u32>) -> Result<u32, ServiceError> {
     match limit.unwrap_or(50) {
         n @ 1..=MAX_PAGE => Ok(n),
-        _ => Err(ServiceError::invalid("limit", format!("must be between 1 and {MAX_PAGE}"))),
+        _ => Err(ServiceError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE}"),
+        )),
     }
 }
 
@@ -785,7 +1030,10 @@ fn validate_name(raw: &str, field: &str) -> Result<String, ServiceError> {
 /// Parses and de-duplicates e-mails, naming the first bad one by index.
 fn parse_emails(raw: &[String]) -> Result<Vec<Email>, ServiceError> {
     if raw.is_empty() || raw.len() > MAX_EMAILS_PER_ALLOCATION {
-        return Err(ServiceError::invalid("emails", format!("must list 1 to {MAX_EMAILS_PER_ALLOCATION} e-mails")));
+        return Err(ServiceError::invalid(
+            "emails",
+            format!("must list 1 to {MAX_EMAILS_PER_ALLOCATION} e-mails"),
+        ));
     }
     let mut seen = BTreeSet::new();
     let mut emails = Vec::with_capacity(raw.len());
@@ -800,35 +1048,65 @@ fn parse_emails(raw: &[String]) -> Result<Vec<Email>, ServiceError> {
 
 type ValidCompany = (Company, Vec<SeatPool>, Vec<(Email, String)>);
 
-fn validate_company(input: NewCompany, partner_id: Option<PartnerId>, now: chrono::DateTime<chrono::Utc>) -> Result<ValidCompany, ServiceError> {
+fn validate_company(
+    input: NewCompany,
+    partner_id: Option<PartnerId>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<ValidCompany, ServiceError> {
     let name = validate_name(&input.name, "name")?;
     let timezone: Tz = match input.timezone.as_deref() {
         None => chrono_tz::Europe::London,
-        Some(raw) => raw
-            .parse()
-            .map_err(|_| ServiceError::invalid("timezone", "must be an IANA time zone such as Europe/London"))?,
+        Some(raw) => raw.parse().map_err(|_| {
+            ServiceError::invalid(
+                "timezone",
+                "must be an IANA time zone such as Europe/London",
+            )
+        })?,
     };
-    let account_manager_email = Email::parse(&input.account_manager_email).map_err(|e| e.at("account_manager_email"))?;
-    let min_seats_at_renewal = input.min_seats_at_renewal.unwrap_or(DEFAULT_MIN_SEATS_AT_RENEWAL);
-    let date = |raw: &str, field: &str| parse_date(raw).ok_or_else(|| ServiceError::invalid(field, "must be a date, YYYY-MM-DD"));
+    let account_manager_email =
+        Email::parse(&input.account_manager_email).map_err(|e| e.at("account_manager_email"))?;
+    let min_seats_at_renewal = input
+        .min_seats_at_renewal
+        .unwrap_or(DEFAULT_MIN_SEATS_AT_RENEWAL);
+    let date = |raw: &str, field: &str| {
+        parse_date(raw).ok_or_else(|| ServiceError::invalid(field, "must be a date, YYYY-MM-DD"))
+    };
     let (plan, term_months) = match input.plan {
         NewPlan::Trial { ends_on, seats } => {
             if seats == 0 {
                 return Err(ServiceError::invalid("plan.seats", "must be at least 1"));
             }
-            (Plan::Trial { ends_on: date(&ends_on, "plan.ends_on")?, seats }, DEFAULT_TERM_MONTHS)
+            (
+                Plan::Trial {
+                    ends_on: date(&ends_on, "plan.ends_on")?,
+                    seats,
+                },
+                DEFAULT_TERM_MONTHS,
+            )
         }
-        NewPlan::Premium { term_start, term_months } => {
+        NewPlan::Premium {
+            term_start,
+            term_months,
+        } => {
             let months = term_months.unwrap_or(DEFAULT_TERM_MONTHS);
             if !(1..=60).contains(&months) {
-                return Err(ServiceError::invalid("plan.term_months", "must be between 1 and 60"));
+                return Err(ServiceError::invalid(
+                    "plan.term_months",
+                    "must be between 1 and 60",
+                ));
             }
-            (Plan::premium(date(&term_start, "plan.term_start")?, months), months)
+            (
+                Plan::premium(date(&term_start, "plan.term_start")?, months),
+                months,
+            )
         }
     };
     let max_types = 20;
     if input.licence_types.is_empty() || input.licence_types.len() > max_types {
-        return Err(ServiceError::invalid("licence_types", format!("must list 1 to {max_types} licence types")));
+        return Err(ServiceError::invalid(
+            "licence_types",
+            format!("must list 1 to {max_types} licence types"),
+        ));
     }
     let mut pools: Vec<SeatPool> = Vec::new();
     for (i, raw) in input.licence_types.into_iter().enumerate() {
@@ -838,10 +1116,16 @@ fn validate_company(input: NewCompany, partner_id: Option<PartnerId>, now: chron
             return Err(ServiceError::invalid(at("type"), "is listed twice"));
         }
         if raw.annual_fee_minor < 0 {
-            return Err(ServiceError::invalid(at("annual_fee_minor"), "must not be negative"));
+            return Err(ServiceError::invalid(
+                at("annual_fee_minor"),
+                "must not be negative",
+            ));
         }
         if raw.seats > Quantity::MAX {
-            return Err(ServiceError::invalid(at("seats"), format!("must be at most {}", Quantity::MAX)));
+            return Err(ServiceError::invalid(
+                at("seats"),
+                format!("must be at most {}", Quantity::MAX),
+            ));
         }
         pools.push(SeatPool {
             licence_type,
@@ -854,15 +1138,24 @@ fn validate_company(input: NewCompany, partner_id: Option<PartnerId>, now: chron
     }
     let max_managers = 50;
     if input.managers.len() > max_managers {
-        return Err(ServiceError::invalid("managers", format!("must list at most {max_managers} managers")));
+        return Err(ServiceError::invalid(
+            "managers",
+            format!("must list at most {max_managers} managers"),
+        ));
     }
     let mut managers: Vec<(Email, String)> = Vec::new();
     for (i, raw) in input.managers.into_iter().enumerate() {
         let email = Email::parse(&raw.email).map_err(|e| e.at(format!("managers[{i}].email")))?;
         if managers.iter().any(|(e, _)| *e == email) {
-            return Err(ServiceError::invalid(format!("managers[{i}].email"), "is listed twice"));
+            return Err(ServiceError::invalid(
+                format!("managers[{i}].email"),
+                "is listed twice",
+            ));
         }
-        managers.push((email, validate_name(&raw.name, &format!("managers[{i}].name"))?));
+        managers.push((
+            email,
+            validate_name(&raw.name, &format!("managers[{i}].name"))?,
+        ));
     }
     let company = Company {
         id: CompanyId::generate(),

@@ -107,7 +107,9 @@ pub struct LicenceType(String);
 
 impl LicenceType {
     pub fn parse(raw: &str) -> Result<Self, InvalidField> {
-        parse_token(raw, 64).map(Self).map_err(|e| e.at("licence_type"))
+        parse_token(raw, 64)
+            .map(Self)
+            .map_err(|e| e.at("licence_type"))
     }
 }
 string_newtype!(LicenceType);
@@ -228,7 +230,17 @@ mod tests {
 
     #[test]
     fn bad_emails_are_refused_with_a_reason() {
-        for raw in ["", "  ", "ann", "ann@", "@x.com", "a b@x.com", "a@x", "a@@x.com", "a@x..com"] {
+        for raw in [
+            "",
+            "  ",
+            "ann",
+            "ann@",
+            "@x.com",
+            "a b@x.com",
+            "a@x",
+            "a@@x.com",
+            "a@x..com",
+        ] {
             let err = Email::parse(raw).unwrap_err();
             assert_eq!(err.field, "email", "{raw:?}");
             assert!(!err.reason.is_empty());

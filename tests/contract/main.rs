@@ -25,4 +25,5 @@ macro_rules! on_both_stores {
 }
 
 mod harness;
+mod services;
 mod store;

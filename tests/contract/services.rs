@@ -1,12 +1,12 @@
 //! The use cases, end to end over each store adapter.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use seatkeeper_core::dates::parse_date;
 use seatkeeper_core::model::{LicenceStatus, MemberRole, OrderKind, OrderState, Policy};
-use seatkeeper_core::ports::{ItemStore, ManualClock, Query};
-use seatkeeper_core::service::{
+use seatkeeper_core::ports::{ItemStore, MailError, Mailer, ManualClock, OutgoingEmail, Query};
+use seatkeeper_core::service::{Settings, 
     Allocation, CompanyView, NewCompany, NewManager, NewMember, NewPlan, NewPool, OrderRequest,
 };
 use seatkeeper_core::types::{CompanyId, Email, PartnerId};
@@ -14,7 +14,27 @@ use seatkeeper_core::{repo, Caller, Role, Seatkeeper, ServiceError};
 
 use crate::harness::Fixture;
 
-type Service = Seatkeeper<Arc<dyn ItemStore>, Arc<ManualClock>>;
+type Service = Seatkeeper<Arc<dyn ItemStore>, Arc<ManualClock>, Arc<RecordingMailer>>;
+
+/// Keeps what was sent, to assert on.
+#[derive(Default)]
+struct RecordingMailer {
+    sent: Mutex<Vec<OutgoingEmail>>,
+}
+
+impl RecordingMailer {
+    fn sent(&self) -> Vec<OutgoingEmail> {
+        self.sent.lock().expect("the mailer lock").clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for RecordingMailer {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
+        self.sent.lock().expect("the mailer lock").push(email.clone());
+        Ok(())
+    }
+}
 
 fn d(s: &str) -> NaiveDate {
     parse_date(s).expect("a test date")
@@ -22,7 +42,8 @@ fn d(s: &str) -> NaiveDate {
 
 fn service(f: &Fixture, today: &str) -> (Service, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::at(d(today)));
-    (Seatkeeper::new(f.store.clone(), clock.clone()), clock)
+    let svc = Seatkeeper::new(f.store.clone(), clock.clone(), Arc::new(RecordingMailer::default()), Settings::default());
+    (svc, clock)
 }
 
 fn caller(role: Role, email: &str, company: Option<&CompanyId>, partner: Option<&str>) -> Caller {
@@ -172,6 +193,21 @@ async fn pro_rata_upgrade_is_invoiced_from_the_actioned_date(f: Fixture) {
     );
     let view = svc.get_company(&lead, id).await.expect("read");
     assert_eq!(view.pools[0].purchased, 30);
+
+    // The account manager heard of the request; the managers of the invoice.
+    let sent = svc.mailer().sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!((sent[0].kind.as_str(), sent[0].to.clone()), ("order_requested", vec!["am@vendor.io".to_string()]));
+    assert_eq!((sent[1].kind.as_str(), sent[1].to.clone()), ("order_assigned", vec!["lead@acme.io".to_string()]));
+    for part in [&sent[1].text, &sent[1].html] {
+        assert!(part.contains("GBP 427.40") && part.contains("130 / 365"), "{part}");
+        assert!(part.contains("You now have 30 seats"), "{part}");
+    }
+    // Both notices are marked sent, so nothing is left for a retry.
+    let notices: Vec<repo::Stored<serde_json::Value>> =
+        repo::load_all(f.store.as_ref(), Query::table(repo::company_pk(&company.company.id), "N#")).await.expect("notices");
+    assert_eq!(notices.len(), 2);
+    assert!(notices.iter().all(|n| !n.value["sent_at"].is_null()));
 }
 
 async fn upgrade_on_or_after_renewal_is_refused(f: Fixture) {

@@ -1,0 +1,153 @@
+//! Every HTTP route of the API and the function that serves it, in one
+//! table. The functions dispatch on it, the local server routes with it, and
+//! tests hold the OpenAPI file and the SAM template to it.
+
+use http::Method;
+
+/// The Lambda functions that serve HTTP, by package, binary and SAM name.
+pub const REQUEST_UPGRADE: &str = "request-upgrade";
+pub const ASSIGN_ORDER: &str = "assign-order";
+pub const ALLOCATE: &str = "allocate";
+pub const IMPORT_RENEWALS: &str = "import-renewals";
+pub const READ_API: &str = "read-api";
+pub const ADMIN_API: &str = "admin-api";
+
+/// One route: method, path template (OpenAPI style) and serving function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub function: &'static str,
+    pub route: RouteName,
+}
+
+/// The routes, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteName {
+    CreateCompany,
+    GetCompany,
+    ListPartnerCompanies,
+    AddMember,
+    ListMembers,
+    Quote,
+    RequestOrder,
+    ListOrders,
+    GetOrder,
+    AssignOrder,
+    CancelOrder,
+    Allocate,
+    Access,
+}
+
+macro_rules! routes {
+    ($(($method:literal, $path:literal, $function:expr, $name:ident)),* $(,)?) => {
+        pub const ROUTES: &[RouteSpec] = &[
+            $(RouteSpec { method: $method, path: $path, function: $function, route: RouteName::$name },)*
+        ];
+    };
+}
+
+routes![
+    ("POST", "/v1/companies", ADMIN_API, CreateCompany),
+    ("GET", "/v1/companies/{c}", READ_API, GetCompany),
+    ("GET", "/v1/partners/{p}/companies", READ_API, ListPartnerCompanies),
+    ("POST", "/v1/companies/{c}/members", ALLOCATE, AddMember),
+    ("GET", "/v1/companies/{c}/members", READ_API, ListMembers),
+    ("GET", "/v1/companies/{c}/quote", REQUEST_UPGRADE, Quote),
+    ("POST", "/v1/companies/{c}/orders", REQUEST_UPGRADE, RequestOrder),
+    ("GET", "/v1/companies/{c}/orders", READ_API, ListOrders),
+    ("GET", "/v1/companies/{c}/orders/{o}", READ_API, GetOrder),
+    ("POST", "/v1/companies/{c}/orders/{o}/assign", ASSIGN_ORDER, AssignOrder),
+    ("POST", "/v1/companies/{c}/orders/{o}/cancel", ASSIGN_ORDER, CancelOrder),
+    ("POST", "/v1/companies/{c}/allocations", ALLOCATE, Allocate),
+    ("GET", "/v1/access", READ_API, Access),
+];
+
+/// A request matched to a route, with its path parameters in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    pub spec: RouteSpec,
+    pub params: Vec<String>,
+}
+
+impl Matched {
+    /// The `n`th path parameter (`{c}` is 0, `{o}` is 1).
+    pub fn param(&self, n: usize) -> &str {
+        self.params.get(n).map(String::as_str).unwrap_or_default()
+    }
+}
+
+/// What a path and method match: a route, a path served with other methods
+/// (405), or nothing (404).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Found(Matched),
+    MethodNotAllowed,
+    NotFound,
+}
+
+fn match_path(template: &str, path: &str) -> Option<Vec<String>> {
+    let mut template_parts = template.trim_matches('/').split('/');
+    let mut path_parts = path.trim_end_matches('/').trim_start_matches('/').split('/');
+    let mut params = Vec::new();
+    loop {
+        match (template_parts.next(), path_parts.next()) {
+            (None, None) => return Some(params),
+            (Some(t), Some(p)) if t.starts_with('{') && !p.is_empty() => params.push(p.to_string()),
+            (Some(t), Some(p)) if t == p => {}
+            _ => return None,
+        }
+    }
+}
+
+/// Finds the route for a method and path.
+pub fn lookup(method: &Method, path: &str) -> Lookup {
+    let mut path_matched = false;
+    for spec in ROUTES {
+        if let Some(params) = match_path(spec.path, path) {
+            if spec.method == method.as_str() {
+                return Lookup::Found(Matched { spec: *spec, params });
+            }
+            path_matched = true;
+        }
+    }
+    if path_matched {
+        Lookup::MethodNotAllowed
+    } else {
+        Lookup::NotFound
+    }
+}
+
+/// The names of the functions that serve HTTP routes.
+pub fn http_functions() -> Vec<&'static str> {
+    let mut names: Vec<_> = ROUTES.iter().map(|r| r.function).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups() {
+        let found = lookup(&Method::POST, "/v1/companies/acme/orders/o1/assign");
+        let Lookup::Found(m) = found else { panic!("{found:?}") };
+        assert_eq!((m.spec.route, m.param(0), m.param(1)), (RouteName::AssignOrder, "acme", "o1"));
+        assert_eq!(lookup(&Method::DELETE, "/v1/companies/acme"), Lookup::MethodNotAllowed);
+        assert_eq!(lookup(&Method::GET, "/v1/nothing"), Lookup::NotFound);
+        assert_eq!(lookup(&Method::GET, "/v1/companies//members"), Lookup::NotFound);
+        let Lookup::Found(m) = lookup(&Method::GET, "/v1/access") else { panic!() };
+        assert_eq!(m.spec.function, READ_API);
+    }
+
+    #[test]
+    fn every_route_is_unique() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(!(a.method == b.method && a.path == b.path), "{a:?} twice");
+            }
+        }
+    }
+}

@@ -2,15 +2,17 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test lint fmt deps run
+.PHONY: test lint fmt deps run openapi
 
-## Every test: installs what the tests need (Java, DynamoDB Local), lints, then runs the workspace's tests.
+## Every test: installs what the tests need (Java, DynamoDB Local, moto), lints, then runs the workspace's tests.
 test: deps lint
 	$(CARGO) test --workspace --all-targets
 
-## DynamoDB Local (and Java where missing), cached in .cache/.
+## DynamoDB Local (and Java where missing), cached in .cache/; moto's server
+## (for tests/aws), in the git-ignored .venv/.
 deps:
 	bash infra/scripts/dynamodb-local.sh install >/dev/null
+	bash infra/scripts/moto.sh install >/dev/null
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -18,3 +20,12 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## Validates docs/openapi.yaml and docs/openapi-local.yaml as OpenAPI 3.1, with
+## openapi-spec-validator from the git-ignored .venv/ (installed there when missing).
+OPENAPI_SPEC_VALIDATOR := openapi-spec-validator==0.9.0
+openapi:
+	@test -x .venv/bin/openapi-spec-validator || { \
+	  test -x .venv/bin/python || python3 -m venv .venv; \
+	  .venv/bin/python -m pip install --quiet '$(OPENAPI_SPEC_VALIDATOR)'; }
+	.venv/bin/openapi-spec-validator --schema 3.1 docs/openapi.yaml docs/openapi-local.yaml

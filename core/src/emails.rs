@@ -20,7 +20,13 @@ fn escape(text: &str) -> String {
 }
 
 /// Builds both parts from one list of lines, so text and HTML never drift.
-fn email(to: Vec<String>, kind: &str, subject: String, lines: &[String], link: (&str, String)) -> OutgoingEmail {
+fn email(
+    to: Vec<String>,
+    kind: &str,
+    subject: String,
+    lines: &[String],
+    link: (&str, String),
+) -> OutgoingEmail {
     let text = format!("{}\n\n{}: {}\n", lines.join("\n"), link.0, link.1);
     let paragraphs: String = lines
         .iter()
@@ -42,15 +48,27 @@ fn email(to: Vec<String>, kind: &str, subject: String, lines: &[String], link: (
 }
 
 fn company_link(base_url: &str, company: &Company, tail: &str) -> String {
-    format!("{}/companies/{}{tail}", base_url.trim_end_matches('/'), company.id)
+    format!(
+        "{}/companies/{}{tail}",
+        base_url.trim_end_matches('/'),
+        company.id
+    )
 }
 
 /// To the account manager: a manager asked for seats.
 pub fn order_requested(base_url: &str, company: &Company, order: &Order) -> OutgoingEmail {
     let quote = &order.quote;
     let lines = vec![
-        format!("{} ({}) requested an order for {}.", order.requested_by.email, order.requested_by.role, company.name),
-        format!("Kind: {}. Licence type: {}. Seats: {}.", order.kind.as_str(), order.licence_type, order.quantity.get()),
+        format!(
+            "{} ({}) requested an order for {}.",
+            order.requested_by.email, order.requested_by.role, company.name
+        ),
+        format!(
+            "Kind: {}. Licence type: {}. Seats: {}.",
+            order.kind.as_str(),
+            order.licence_type,
+            order.quantity.get()
+        ),
         format!(
             "Quoted on {}: {} ({} of {} days).",
             quote.as_of,
@@ -63,17 +81,41 @@ pub fn order_requested(base_url: &str, company: &Company, order: &Order) -> Outg
     email(
         vec![company.account_manager_email.to_string()],
         "order_requested",
-        format!("Order requested: {} × {} for {}", order.quantity.get(), order.licence_type, company.name),
+        format!(
+            "Order requested: {} × {} for {}",
+            order.quantity.get(),
+            order.licence_type,
+            company.name
+        ),
         &lines,
-        ("Review the order", company_link(base_url, company, &format!("/orders/{}", order.id))),
+        (
+            "Review the order",
+            company_link(base_url, company, &format!("/orders/{}", order.id)),
+        ),
     )
 }
 
 /// To the company's managers: the seats are theirs, with the invoice.
-pub fn order_assigned(base_url: &str, company: &Company, managers: Vec<String>, order: &Order, invoice: &Invoice, pool: &PoolView) -> OutgoingEmail {
+pub fn order_assigned(
+    base_url: &str,
+    company: &Company,
+    managers: Vec<String>,
+    order: &Order,
+    invoice: &Invoice,
+    pool: &PoolView,
+) -> OutgoingEmail {
     let lines = vec![
-        format!("Your {} order for {} seats of {} has been actioned on {}.", order.kind.as_str(), invoice.quantity.get(), invoice.licence_type, invoice.actioned_on),
-        format!("You now have {} seats: {} allocated, {} free.", pool.purchased, pool.allocated, pool.available),
+        format!(
+            "Your {} order for {} seats of {} has been actioned on {}.",
+            order.kind.as_str(),
+            invoice.quantity.get(),
+            invoice.licence_type,
+            invoice.actioned_on
+        ),
+        format!(
+            "You now have {} seats: {} allocated, {} free.",
+            pool.purchased, pool.allocated, pool.available
+        ),
         format!(
             "Invoice: {} × {} a year × {} / {} days = {}.",
             invoice.quantity.get(),
@@ -86,9 +128,17 @@ pub fn order_assigned(base_url: &str, company: &Company, managers: Vec<String>, 
     email(
         managers,
         "order_assigned",
-        format!("{} seats of {} added for {}", invoice.quantity.get(), invoice.licence_type, company.name),
+        format!(
+            "{} seats of {} added for {}",
+            invoice.quantity.get(),
+            invoice.licence_type,
+            company.name
+        ),
         &lines,
-        ("Allocate your seats", company_link(base_url, company, "/members")),
+        (
+            "Allocate your seats",
+            company_link(base_url, company, "/members"),
+        ),
     )
 }
 
@@ -105,7 +155,13 @@ mod tests {
 
     #[test]
     fn html_is_escaped() {
-        let e = email(vec!["a@b.io".into()], "k", "S".into(), &["<b>&</b>".into()], ("Go", "https://x/?a=1&b=2".into()));
+        let e = email(
+            vec!["a@b.io".into()],
+            "k",
+            "S".into(),
+            &["<b>&</b>".into()],
+            ("Go", "https://x/?a=1&b=2".into()),
+        );
         assert!(e.html.contains("&lt;b&gt;&amp;&lt;/b&gt;"));
         assert!(e.html.contains("href=\"https://x/?a=1&amp;b=2\""));
         assert!(e.text.contains("<b>&</b>"));

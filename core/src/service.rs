@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::access::{decide, AccessDecision};
 use crate::caller::{Action, Caller, Role};
 use crate::dates::{parse_date, rolling_licence_end};
+use crate::emails;
 use crate::error::ServiceError;
 use crate::model::*;
-use crate::emails;
 use crate::ports::{Clock, ItemStore, Mailer, OutgoingEmail, Query, Write, MAX_TRANSACTION_ITEMS};
 use crate::pricing::{next_term_start, price, Quote};
 use crate::repo::{self, Stored};
@@ -239,7 +239,12 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
 
     /// The write that records an e-mail owed, to go in the same transaction
     /// as the change that causes it.
-    fn notice(&self, company: &Company, dedup_key: String, email: OutgoingEmail) -> Result<(Write, Notice), ServiceError> {
+    fn notice(
+        &self,
+        company: &Company,
+        dedup_key: String,
+        email: OutgoingEmail,
+    ) -> Result<(Write, Notice), ServiceError> {
         let notice = Notice {
             dedup_key,
             company_id: company.id.clone(),
@@ -505,7 +510,11 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             if member.role == MemberRole::Manager {
                 let mut with_manager = company.clone();
                 with_manager.manager_emails.push(member.email.clone());
-                writes.push(repo::update(tenant.id(), &with_manager, tenant.company.version)?);
+                writes.push(repo::update(
+                    tenant.id(),
+                    &with_manager,
+                    tenant.company.version,
+                )?);
             }
             writes.push(self.audit(
                 caller,
@@ -651,11 +660,18 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         };
         let company = &tenant.company.value;
         let email = emails::order_requested(&self.settings.app_base_url, company, &order);
-        let (notice_write, notice) = self.notice(company, format!("order_requested#{}", order.id), email)?;
+        let (notice_write, notice) =
+            self.notice(company, format!("order_requested#{}", order.id), email)?;
         let writes = vec![
             repo::insert(tenant.id(), &order)?,
             notice_write,
-            self.audit(caller, company, "order.request", serde_json::Value::Null, serde_json::to_value(&order).unwrap_or_default())?,
+            self.audit(
+                caller,
+                company,
+                "order.request",
+                serde_json::Value::Null,
+                serde_json::to_value(&order).unwrap_or_default(),
+            )?,
         ];
         self.store.transact(writes).await?;
         self.deliver(notice, 1).await;

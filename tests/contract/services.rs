@@ -6,8 +6,9 @@ use chrono::NaiveDate;
 use seatkeeper_core::dates::parse_date;
 use seatkeeper_core::model::{LicenceStatus, MemberRole, OrderKind, OrderState, Policy};
 use seatkeeper_core::ports::{ItemStore, MailError, Mailer, ManualClock, OutgoingEmail, Query};
-use seatkeeper_core::service::{Settings, 
+use seatkeeper_core::service::{
     Allocation, CompanyView, NewCompany, NewManager, NewMember, NewPlan, NewPool, OrderRequest,
+    Settings,
 };
 use seatkeeper_core::types::{CompanyId, Email, PartnerId};
 use seatkeeper_core::{repo, Caller, Role, Seatkeeper, ServiceError};
@@ -31,7 +32,10 @@ impl RecordingMailer {
 #[async_trait::async_trait]
 impl Mailer for RecordingMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
-        self.sent.lock().expect("the mailer lock").push(email.clone());
+        self.sent
+            .lock()
+            .expect("the mailer lock")
+            .push(email.clone());
         Ok(())
     }
 }
@@ -42,7 +46,12 @@ fn d(s: &str) -> NaiveDate {
 
 fn service(f: &Fixture, today: &str) -> (Service, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::at(d(today)));
-    let svc = Seatkeeper::new(f.store.clone(), clock.clone(), Arc::new(RecordingMailer::default()), Settings::default());
+    let svc = Seatkeeper::new(
+        f.store.clone(),
+        clock.clone(),
+        Arc::new(RecordingMailer::default()),
+        Settings::default(),
+    );
     (svc, clock)
 }
 
@@ -197,15 +206,28 @@ async fn pro_rata_upgrade_is_invoiced_from_the_actioned_date(f: Fixture) {
     // The account manager heard of the request; the managers of the invoice.
     let sent = svc.mailer().sent();
     assert_eq!(sent.len(), 2);
-    assert_eq!((sent[0].kind.as_str(), sent[0].to.clone()), ("order_requested", vec!["am@vendor.io".to_string()]));
-    assert_eq!((sent[1].kind.as_str(), sent[1].to.clone()), ("order_assigned", vec!["lead@acme.io".to_string()]));
+    assert_eq!(
+        (sent[0].kind.as_str(), sent[0].to.clone()),
+        ("order_requested", vec!["am@vendor.io".to_string()])
+    );
+    assert_eq!(
+        (sent[1].kind.as_str(), sent[1].to.clone()),
+        ("order_assigned", vec!["lead@acme.io".to_string()])
+    );
     for part in [&sent[1].text, &sent[1].html] {
-        assert!(part.contains("GBP 427.40") && part.contains("130 / 365"), "{part}");
+        assert!(
+            part.contains("GBP 427.40") && part.contains("130 / 365"),
+            "{part}"
+        );
         assert!(part.contains("You now have 30 seats"), "{part}");
     }
     // Both notices are marked sent, so nothing is left for a retry.
-    let notices: Vec<repo::Stored<serde_json::Value>> =
-        repo::load_all(f.store.as_ref(), Query::table(repo::company_pk(&company.company.id), "N#")).await.expect("notices");
+    let notices: Vec<repo::Stored<serde_json::Value>> = repo::load_all(
+        f.store.as_ref(),
+        Query::table(repo::company_pk(&company.company.id), "N#"),
+    )
+    .await
+    .expect("notices");
     assert_eq!(notices.len(), 2);
     assert!(notices.iter().all(|n| !n.value["sent_at"].is_null()));
 }

@@ -50,15 +50,35 @@ macro_rules! routes {
 routes![
     ("POST", "/v1/companies", ADMIN_API, CreateCompany),
     ("GET", "/v1/companies/{c}", READ_API, GetCompany),
-    ("GET", "/v1/partners/{p}/companies", READ_API, ListPartnerCompanies),
+    (
+        "GET",
+        "/v1/partners/{p}/companies",
+        READ_API,
+        ListPartnerCompanies
+    ),
     ("POST", "/v1/companies/{c}/members", ALLOCATE, AddMember),
     ("GET", "/v1/companies/{c}/members", READ_API, ListMembers),
     ("GET", "/v1/companies/{c}/quote", REQUEST_UPGRADE, Quote),
-    ("POST", "/v1/companies/{c}/orders", REQUEST_UPGRADE, RequestOrder),
+    (
+        "POST",
+        "/v1/companies/{c}/orders",
+        REQUEST_UPGRADE,
+        RequestOrder
+    ),
     ("GET", "/v1/companies/{c}/orders", READ_API, ListOrders),
     ("GET", "/v1/companies/{c}/orders/{o}", READ_API, GetOrder),
-    ("POST", "/v1/companies/{c}/orders/{o}/assign", ASSIGN_ORDER, AssignOrder),
-    ("POST", "/v1/companies/{c}/orders/{o}/cancel", ASSIGN_ORDER, CancelOrder),
+    (
+        "POST",
+        "/v1/companies/{c}/orders/{o}/assign",
+        ASSIGN_ORDER,
+        AssignOrder
+    ),
+    (
+        "POST",
+        "/v1/companies/{c}/orders/{o}/cancel",
+        ASSIGN_ORDER,
+        CancelOrder
+    ),
     ("POST", "/v1/companies/{c}/allocations", ALLOCATE, Allocate),
     ("GET", "/v1/access", READ_API, Access),
 ];
@@ -88,7 +108,10 @@ pub enum Lookup {
 
 fn match_path(template: &str, path: &str) -> Option<Vec<String>> {
     let mut template_parts = template.trim_matches('/').split('/');
-    let mut path_parts = path.trim_end_matches('/').trim_start_matches('/').split('/');
+    let mut path_parts = path
+        .trim_end_matches('/')
+        .trim_start_matches('/')
+        .split('/');
     let mut params = Vec::new();
     loop {
         match (template_parts.next(), path_parts.next()) {
@@ -106,7 +129,10 @@ pub fn lookup(method: &Method, path: &str) -> Lookup {
     for spec in ROUTES {
         if let Some(params) = match_path(spec.path, path) {
             if spec.method == method.as_str() {
-                return Lookup::Found(Matched { spec: *spec, params });
+                return Lookup::Found(Matched {
+                    spec: *spec,
+                    params,
+                });
             }
             path_matched = true;
         }
@@ -133,12 +159,25 @@ mod tests {
     #[test]
     fn lookups() {
         let found = lookup(&Method::POST, "/v1/companies/acme/orders/o1/assign");
-        let Lookup::Found(m) = found else { panic!("{found:?}") };
-        assert_eq!((m.spec.route, m.param(0), m.param(1)), (RouteName::AssignOrder, "acme", "o1"));
-        assert_eq!(lookup(&Method::DELETE, "/v1/companies/acme"), Lookup::MethodNotAllowed);
+        let Lookup::Found(m) = found else {
+            panic!("{found:?}")
+        };
+        assert_eq!(
+            (m.spec.route, m.param(0), m.param(1)),
+            (RouteName::AssignOrder, "acme", "o1")
+        );
+        assert_eq!(
+            lookup(&Method::DELETE, "/v1/companies/acme"),
+            Lookup::MethodNotAllowed
+        );
         assert_eq!(lookup(&Method::GET, "/v1/nothing"), Lookup::NotFound);
-        assert_eq!(lookup(&Method::GET, "/v1/companies//members"), Lookup::NotFound);
-        let Lookup::Found(m) = lookup(&Method::GET, "/v1/access") else { panic!() };
+        assert_eq!(
+            lookup(&Method::GET, "/v1/companies//members"),
+            Lookup::NotFound
+        );
+        let Lookup::Found(m) = lookup(&Method::GET, "/v1/access") else {
+            panic!()
+        };
         assert_eq!(m.spec.function, READ_API);
     }
 

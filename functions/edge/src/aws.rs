@@ -1,0 +1,93 @@
+//! The AWS wiring shared by every Lambda binary: typed config from the
+//! environment, SDK clients built once per cold start, tracing.
+
+use std::sync::Arc;
+
+use seatkeeper_adapters::dynamodb::DynamoStore;
+use seatkeeper_adapters::ses::SesMailer;
+use seatkeeper_core::ports::SystemClock;
+use seatkeeper_core::service::Settings;
+use seatkeeper_core::Seatkeeper;
+
+use crate::App;
+
+/// What a function reads from its environment (set by template.yaml).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub table_name: String,
+    pub sender_email: String,
+    pub configuration_set: Option<String>,
+    pub app_base_url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {0} must be set")]
+pub struct MissingVar(&'static str);
+
+impl Config {
+    pub fn from_env() -> Result<Self, MissingVar> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, MissingVar> {
+        let required =
+            |name: &'static str| get(name).filter(|v| !v.is_empty()).ok_or(MissingVar(name));
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            sender_email: required("SENDER_EMAIL")?,
+            configuration_set: get("SES_CONFIGURATION_SET").filter(|v| !v.is_empty()),
+            app_base_url: required("APP_BASE_URL")?,
+        })
+    }
+}
+
+/// Tracing, config and clients: everything a cold start does once.
+pub async fn start() -> Result<App, lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let config = Config::from_env()?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name);
+    let mailer = SesMailer::new(
+        aws_sdk_sesv2::Client::new(&sdk),
+        config.sender_email,
+        config.configuration_set,
+    );
+    let settings = Settings {
+        app_base_url: config.app_base_url,
+    };
+    Ok(App::new(Seatkeeper::new(
+        Arc::new(store),
+        Arc::new(SystemClock),
+        Arc::new(mailer),
+        settings,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_names_what_is_missing() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let missing = Config::from_lookup(env(&[("TABLE_NAME", "t")])).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "environment variable SENDER_EMAIL must be set"
+        );
+        let config = Config::from_lookup(env(&[
+            ("TABLE_NAME", "t"),
+            ("SENDER_EMAIL", "s@x.io"),
+            ("APP_BASE_URL", "https://a"),
+        ]))
+        .unwrap();
+        assert_eq!(config.configuration_set, None);
+    }
+}

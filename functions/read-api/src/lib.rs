@@ -1,0 +1,43 @@
+//! `read-api`: Reads: companies, a partner's companies, members, orders, and `GET /v1/access`.
+
+use seatkeeper_edge::routes::{RouteName, READ_API};
+use seatkeeper_edge::{App, Call, Outcome, Problem, Reply};
+
+seatkeeper_edge::http_function!(READ_API, route);
+
+async fn route(app: &App, call: &Call) -> Outcome {
+    let service = &app.service;
+    let caller = &call.caller;
+    let (id, cursor, limit) = (
+        call.param(0),
+        call.query("cursor").map(str::to_string),
+        call.query_u32("limit")?,
+    );
+    match call.name() {
+        RouteName::GetCompany => Reply::ok(service.get_company(caller, id).await?),
+        RouteName::ListPartnerCompanies => Reply::ok(
+            service
+                .list_partner_companies(caller, id, cursor, limit)
+                .await?,
+        ),
+        RouteName::ListMembers => {
+            let status = call.query("licence_status");
+            Reply::ok(
+                service
+                    .list_members(caller, id, status, cursor, limit)
+                    .await?,
+            )
+        }
+        RouteName::ListOrders => Reply::ok(
+            service
+                .list_orders(caller, id, call.query("state"), cursor, limit)
+                .await?,
+        ),
+        RouteName::GetOrder => {
+            let order = service.get_order(caller, id, call.param(1)).await?;
+            Reply::ok(serde_json::json!({ "order": order }))
+        }
+        RouteName::Access => Reply::ok(service.access(caller).await?),
+        _ => Err(Problem::not_found()),
+    }
+}

@@ -1,0 +1,307 @@
+//! The local server: the whole `/v1` API in one process, calling the same
+//! function handlers Lambda runs, on SQLite, a file outbox and a settable
+//! clock, plus the local-only `/local/*` routes. Bearer tokens minted by
+//! `POST /local/token` stand in for Cognito; the code that mints and accepts
+//! them lives only in this crate, so no Lambda binary can contain it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body as AxumBody, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use seatkeeper_adapters::outbox::OutboxMailer;
+use seatkeeper_adapters::sqlite::SqliteStore;
+use seatkeeper_core::dates::parse_date;
+use seatkeeper_core::ports::{Clock, ManualClock};
+use seatkeeper_core::service::Settings;
+use seatkeeper_core::types::Email;
+use seatkeeper_core::{Role, Seatkeeper};
+use seatkeeper_edge::lambda_http;
+use seatkeeper_edge::local_event::{self, HttpCall};
+use seatkeeper_edge::routes::{self, Lookup};
+use seatkeeper_edge::{App, Problem};
+use serde::{Deserialize, Serialize};
+
+/// Where the local server keeps its state.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    pub data_dir: PathBuf,
+    /// The base URL e-mail links point to.
+    pub base_url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("cannot use the data directory {0}: {1}")]
+    DataDir(PathBuf, std::io::Error),
+    #[error("cannot open the store: {0}")]
+    Store(#[from] seatkeeper_core::ports::StoreError),
+}
+
+type Claims = HashMap<String, String>;
+
+/// The server's state: the functions' shared app, and the local stand-ins.
+pub struct Local {
+    app: App,
+    clock: Arc<ManualClock>,
+    outbox: PathBuf,
+    tokens_file: PathBuf,
+    clock_file: PathBuf,
+    tokens: Mutex<HashMap<String, Claims>>,
+}
+
+fn read_json<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> T {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+impl Local {
+    /// Opens (or creates) the data directory; tokens and the clock survive restarts.
+    pub fn open(config: &LocalConfig) -> Result<Arc<Self>, LocalError> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir).map_err(|e| LocalError::DataDir(dir.clone(), e))?;
+        let store = SqliteStore::open(&dir.join("seatkeeper.sqlite"))?;
+        let outbox = dir.join("outbox.jsonl");
+        let clock_file = dir.join("clock.json");
+        let clock = Arc::new(ManualClock::default());
+        if let Some(today) = read_json::<Option<NaiveDate>>(&clock_file) {
+            clock.set_today(today);
+        }
+        let settings = Settings {
+            app_base_url: config.base_url.clone(),
+        };
+        let service = Seatkeeper::new(
+            Arc::new(store) as _,
+            clock.clone() as Arc<dyn Clock>,
+            Arc::new(OutboxMailer::new(outbox.clone())) as _,
+            settings,
+        );
+        let tokens_file = dir.join("tokens.json");
+        Ok(Arc::new(Self {
+            app: App::new(service),
+            clock,
+            outbox,
+            tokens: Mutex::new(read_json(&tokens_file)),
+            tokens_file,
+            clock_file,
+        }))
+    }
+
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+}
+
+/// Every route the local server answers.
+pub fn router(local: Arc<Local>) -> Router {
+    Router::new()
+        .route("/local/token", post(mint_token))
+        .route("/local/outbox", get(outbox))
+        .route("/local/clock", post(set_clock).get(get_clock))
+        .route("/local/run-expiry-check", post(not_yet))
+        .route("/local/s3/{*key}", put(not_yet))
+        .fallback(api)
+        .with_state(local)
+}
+
+fn problem(problem: Problem) -> Response {
+    let body = problem.body().to_string();
+    (
+        problem.status,
+        [(
+            "content-type",
+            seatkeeper_edge::problem::PROBLEM_CONTENT_TYPE,
+        )],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    email: String,
+    role: String,
+    company_id: Option<String>,
+    partner_id: Option<String>,
+}
+
+async fn mint_token(State(local): State<Arc<Local>>, body: Bytes) -> Response {
+    let request: TokenRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => return problem(Problem::invalid("body", e.to_string())),
+    };
+    let Ok(email) = Email::parse(&request.email) else {
+        return problem(Problem::invalid("email", "is not an e-mail address"));
+    };
+    if Role::parse(&request.role).is_none() {
+        return problem(Problem::invalid(
+            "role",
+            "must be learner, manager, account_manager or partner_admin",
+        ));
+    }
+    let claims = local_event::claims(
+        &format!("local-{email}"),
+        email.as_str(),
+        &request.role,
+        request.company_id.as_deref(),
+        request.partner_id.as_deref(),
+    );
+    let token = format!("local-{:032x}", fastrand::u128(..));
+    let saved = {
+        let mut tokens = local.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        tokens.insert(token.clone(), claims);
+        serde_json::to_vec(&*tokens)
+    };
+    if let Err(e) = saved
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| std::fs::write(&local.tokens_file, bytes))
+    {
+        return problem(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            format!("could not save the token: {e}"),
+        ));
+    }
+    (
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "token": token })),
+    )
+        .into_response()
+}
+
+async fn outbox(State(local): State<Arc<Local>>) -> Response {
+    match seatkeeper_adapters::outbox::read_all(&local.outbox) {
+        Ok(entries) => Json(entries).into_response(),
+        Err(e) => problem(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            format!("could not read the outbox: {e}"),
+        )),
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    today: String,
+}
+
+async fn set_clock(State(local): State<Arc<Local>>, body: Bytes) -> Response {
+    let today = serde_json::from_slice::<ClockBody>(&body)
+        .ok()
+        .and_then(|b| parse_date(&b.today));
+    let Some(today) = today else {
+        return problem(Problem::invalid("today", "must be a date, YYYY-MM-DD"));
+    };
+    local.clock.set_today(today);
+    if let Err(e) = serde_json::to_vec(&Some(today))
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| std::fs::write(&local.clock_file, bytes))
+    {
+        return problem(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            format!("could not save the clock: {e}"),
+        ));
+    }
+    Json(serde_json::json!({ "today": today })).into_response()
+}
+
+async fn get_clock(State(local): State<Arc<Local>>) -> Response {
+    Json(serde_json::json!({ "today": local.clock.today_in(chrono_tz::UTC) })).into_response()
+}
+
+async fn not_yet() -> Response {
+    problem(Problem::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "not_implemented",
+        "Not implemented yet",
+        "this local route arrives with the import (#4) and daily expiry (#5) issues",
+    ))
+}
+
+/// `/v1/*`: builds the API Gateway event Lambda would get and calls the
+/// function that serves the route.
+async fn api(
+    State(local): State<Arc<Local>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let claims = match headers
+        .get("authorization")
+        .map(|v| v.to_str().unwrap_or_default())
+    {
+        None => None,
+        Some(value) => {
+            let token = value.strip_prefix("Bearer ").unwrap_or_default().trim();
+            let tokens = local.tokens.lock().unwrap_or_else(|p| p.into_inner());
+            match tokens.get(token) {
+                Some(claims) => Some(claims.clone()),
+                None => {
+                    return problem(Problem::unauthorized(
+                        "the bearer token is not one /local/token issued",
+                    ))
+                }
+            }
+        }
+    };
+    let Ok(body) = String::from_utf8(body.to_vec()) else {
+        return problem(Problem::invalid("body", "must be UTF-8 JSON"));
+    };
+    let call = HttpCall {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or_default(),
+        headers: headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
+            .collect(),
+        body: (!body.is_empty()).then_some(body),
+        claims,
+    };
+    let request = match local_event::request(&call) {
+        Ok(request) => request,
+        Err(e) => return problem(Problem::invalid("request", e.to_string())),
+    };
+    let response = dispatch(local.app(), &method, uri.path(), request).await;
+    let (parts, body) = response.into_parts();
+    let mut out = Response::new(AxumBody::from(body.to_vec()));
+    *out.status_mut() = parts.status;
+    *out.headers_mut() = parts.headers;
+    out
+}
+
+/// Calls the function that serves `path`, as API Gateway's routes would.
+pub async fn dispatch(
+    app: &App,
+    method: &Method,
+    path: &str,
+    request: lambda_http::Request,
+) -> lambda_http::Response<lambda_http::Body> {
+    // A path no function serves goes to any function: its edge answers 404 or 405.
+    let function = match routes::lookup(method, path) {
+        Lookup::Found(matched) => matched.spec.function,
+        Lookup::MethodNotAllowed | Lookup::NotFound => routes::READ_API,
+    };
+    match function {
+        routes::REQUEST_UPGRADE => request_upgrade::handle(app, request).await,
+        routes::ASSIGN_ORDER => assign_order::handle(app, request).await,
+        routes::ALLOCATE => allocate::handle(app, request).await,
+        routes::ADMIN_API => admin_api::handle(app, request).await,
+        _ => read_api::handle(app, request).await,
+    }
+}

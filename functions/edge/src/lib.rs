@@ -178,14 +178,9 @@ pub fn caller_from(request: &Request) -> Result<Caller, Problem> {
     let email = claim("email")
         .and_then(|e| Email::parse(e).ok())
         .ok_or_else(|| Problem::unauthorized("the token has no valid e-mail"))?;
-    let role = claim("custom:role").and_then(Role::parse).ok_or_else(|| {
-        Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Forbidden",
-            "the token carries no known role",
-        )
-    })?;
+    let role = claim("custom:role")
+        .and_then(Role::parse)
+        .ok_or_else(|| Problem::unauthorized("the token carries no known role"))?;
     Ok(Caller {
         user_id: user_id.to_string(),
         email,

@@ -2,11 +2,20 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test lint fmt deps run openapi
+.PHONY: test lint fmt deps run openapi lambda-isolation
 
-## Every test: installs what the tests need (Java, DynamoDB Local, moto), lints, then runs the workspace's tests.
-test: deps lint
+## The whole API on http://127.0.0.1:3000, on SQLite in ./data (SEATKEEPER_PORT
+## and SEATKEEPER_DATA_DIR override). Needs only Rust.
+run:
+	$(CARGO) run -p local-server --bin seatkeeper-local
+
+## Every test: installs what the tests need (Java, DynamoDB Local, moto), lints,
+## checks no local-only code reaches a Lambda, then runs the workspace's tests.
+test: deps lint lambda-isolation
 	$(CARGO) test --workspace --all-targets
+
+lambda-isolation:
+	bash infra/scripts/check-lambda-isolation.sh
 
 ## DynamoDB Local (and Java where missing), cached in .cache/; moto's server
 ## (for tests/aws), in the git-ignored .venv/.

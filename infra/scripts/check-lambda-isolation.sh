@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Proves the local-only code never reaches a Lambda binary: for each function
+# package, as `cargo lambda build -p <fn>` resolves it, the dependency tree
+# holds no local-server crate (the /local/token route and the code that
+# accepts its tokens) and seatkeeper-edge is built without its `local`
+# feature (the event builder).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+status=0
+for function in request-upgrade assign-order allocate read-api admin-api; do
+  # One line per package, with the features it is built with: `name vX (path) [f1,f2]`.
+  tree=$(cargo tree -q -p "$function" -e normal --prefix none -f '{p} [{f}]')
+  if grep -q "^local-server " <<<"$tree"; then
+    echo "FAIL: $function depends on local-server" >&2
+    status=1
+  fi
+  edge=$(grep -m1 "^seatkeeper-edge " <<<"$tree" || true)
+  if [[ "$edge" != *"[aws]"* ]]; then
+    echo "FAIL: $function builds seatkeeper-edge with features other than exactly [aws]: $edge" >&2
+    status=1
+  fi
+done
+[[ $status -eq 0 ]] && echo "lambda isolation: 5 functions, no local-only code"
+exit $status

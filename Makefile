@@ -10,9 +10,11 @@ run:
 	$(CARGO) run -p local-server --bin seatkeeper-local
 
 ## Every test: installs what the tests need (Java, DynamoDB Local, moto), lints,
-## checks no local-only code reaches a Lambda, then runs the workspace's tests.
+## checks no local-only code reaches a Lambda, runs the workspace's tests, then
+## runs the README's walkthrough against `make run`.
 test: deps lint lambda-isolation
 	$(CARGO) test --workspace --all-targets
+	bash infra/scripts/readme-walkthrough.sh
 
 lambda-isolation:
 	bash infra/scripts/check-lambda-isolation.sh

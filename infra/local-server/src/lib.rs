@@ -81,7 +81,7 @@ impl Local {
         let service = Seatkeeper::new(
             Arc::new(store) as _,
             clock.clone() as Arc<dyn Clock>,
-            Arc::new(OutboxMailer::new(outbox.clone())) as _,
+            Arc::new(OutboxMailer::new(outbox.clone()).with_clock(clock.clone())) as _,
             settings,
         );
         let tokens_file = dir.join("tokens.json");

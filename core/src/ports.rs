@@ -108,6 +108,10 @@ pub struct Query {
     pub index: Option<Index>,
     pub pk: String,
     pub sk_prefix: String,
+    /// When set, only sort keys `<=` this (inclusive): a range read, e.g.
+    /// "everything due up to now" on the due index. With a prefix too, keep
+    /// it within the prefix's range (DynamoDB reads it as `BETWEEN`).
+    pub sk_max: Option<String>,
     /// At most this many items per page (1..=1000).
     pub limit: u32,
     /// The `next` of the previous page; opaque to the caller.
@@ -120,6 +124,7 @@ impl Query {
             index: None,
             pk: pk.into(),
             sk_prefix: sk_prefix.into(),
+            sk_max: None,
             limit: 1000,
             cursor: None,
         }

@@ -532,6 +532,7 @@ async fn queries_on_the_due_index(f: Fixture) {
         &*f.store,
         Query {
             sk_prefix: "EXPIRY#".to_string(),
+            sk_max: None,
             limit: 1,
             ..Query::index(Index::Due, &due_pk)
         },
@@ -602,6 +603,7 @@ async fn queries_on_the_partner_index(f: Fixture) {
         &*f.store,
         Query {
             sk_prefix: "COMPANY#A".to_string(),
+            sk_max: None,
             ..Query::index(Index::Partner, &partner_pk)
         },
     )
@@ -720,6 +722,44 @@ async fn concurrent_writers_on_one_version_have_exactly_one_winner(f: Fixture) {
     );
 }
 
+/// A range read on the due index: everything due up to an instant, and no
+/// more, with or without a prefix, across pages.
+async fn range_reads_stop_at_the_upper_bound(f: Fixture) {
+    let pk = format!("DUE#2026-12-01#{}", unique("range"));
+    let instants = ["2026-11-30T11:00:00Z", "2026-12-01T00:00:00Z", "2026-12-01T08:00:00Z", "2026-12-01T23:00:00Z"];
+    let items: Vec<Item> = instants
+        .iter()
+        .enumerate()
+        .map(|(i, at)| Item {
+            due: Some(IndexKey { pk: pk.clone(), sk: format!("{at}|C#{i}") }),
+            ..item(&format!("{pk}#C#{i}"), "M#x", 1, "{}")
+        })
+        .collect();
+    seed(&*f.store, &items).await;
+    for limit in [1, 1000] {
+        let due_by_eight = Query {
+            sk_max: Some("2026-12-01T08:00:00Z|~".to_string()),
+            limit,
+            ..Query::index(Index::Due, &pk)
+        };
+        let got = query_all(&*f.store, due_by_eight).await;
+        let keys: Vec<_> = got.iter().filter_map(|i| i.due.as_ref()).map(|d| d.sk.as_str()).collect();
+        assert_eq!(keys, vec!["2026-11-30T11:00:00Z|C#0", "2026-12-01T00:00:00Z|C#1", "2026-12-01T08:00:00Z|C#2"], "limit {limit}");
+    }
+    let with_prefix = Query {
+        sk_prefix: "2026-12-01".to_string(),
+        sk_max: Some("2026-12-01T08:00:00Z|~".to_string()),
+        ..Query::index(Index::Due, &pk)
+    };
+    assert_eq!(query_all(&*f.store, with_prefix).await.len(), 2);
+    let reversed = Query {
+        sk_prefix: "2026-12-02".to_string(),
+        sk_max: Some("2026-12-01".to_string()),
+        ..Query::index(Index::Due, &pk)
+    };
+    assert!(query_all(&*f.store, reversed).await.is_empty());
+}
+
 on_both_stores!(
     put_get_round_trips_every_field,
     absent_condition_refuses_an_existing_item,
@@ -733,6 +773,7 @@ on_both_stores!(
     pagination_visits_every_item_exactly_once,
     queries_on_the_due_index,
     queries_on_the_partner_index,
+    range_reads_stop_at_the_upper_bound,
     get_many_returns_the_items_that_exist,
     concurrent_writers_on_one_version_have_exactly_one_winner,
 );

@@ -250,7 +250,7 @@ fn read_item(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
 fn run_query(conn: &Connection, query: &Query, after: Option<Cursor>) -> Result<Page, StoreError> {
     let limit = query.limit.clamp(1, MAX_PAGE);
     let upper = prefix_successor(&query.sk_prefix);
-    let sql = query_sql(query.index, upper.is_some(), after.as_ref());
+    let sql = query_sql(query.index, upper.is_some(), query.sk_max.is_some(), after.as_ref());
     let (after_sk, after_pk, after_item_sk) = match &after {
         None => (None, None, None),
         Some(Cursor::Table { sk }) => (Some(sk.as_str()), None, None),
@@ -271,6 +271,7 @@ fn run_query(conn: &Connection, query: &Query, after: Option<Cursor>) -> Result<
             after_item_sk,
             // One more than a page tells whether another page follows.
             i64::from(limit) + 1,
+            query.sk_max,
         ])
         .map_err(sql_error)?;
     let mut items = Vec::new();
@@ -292,8 +293,8 @@ fn run_query(conn: &Connection, query: &Query, after: Option<Cursor>) -> Result<
 /// The statement of one query page. Parameters keep their numbers whether
 /// or not their clause is there (SQLite counts up to the highest, `?7`):
 /// `?1` partition key, `?2` prefix, `?3` its successor, `?4..?6` the cursor,
-/// `?7` the row limit.
-fn query_sql(index: Option<Index>, bounded: bool, after: Option<&Cursor>) -> String {
+/// `?7` the row limit, `?8` the inclusive upper bound of the sort key.
+fn query_sql(index: Option<Index>, bounded: bool, capped: bool, after: Option<&Cursor>) -> String {
     // The primary key is always the last tie-breaker, so that index entries
     // with equal sort keys still have one order to resume in.
     let (pk_col, sk_col, order) = match index {
@@ -305,6 +306,12 @@ fn query_sql(index: Option<Index>, bounded: bool, after: Option<&Cursor>) -> Str
     let mut sql = format!("SELECT {COLUMNS} FROM items WHERE {pk_col} = ?1 AND {sk_col} >= ?2");
     if bounded {
         sql.push_str(&format!(" AND {sk_col} < ?3"));
+    }
+    if capped {
+        sql.push_str(&format!(" AND {sk_col} <= ?8"));
+    } else {
+        // SQLite wants every numbered parameter used; this one is NULL.
+        sql.push_str(" AND ?8 IS NULL");
     }
     match after {
         None => {}

@@ -190,13 +190,28 @@ impl ItemStore for DynamoStore {
             .set_exclusive_start_key(start)
             // Indexes cannot be read consistently; DynamoDB rejects the flag.
             .consistent_read(spec.is_none());
-        request = if query.sk_prefix.is_empty() {
-            request.key_condition_expression("#pk = :pk")
-        } else {
-            request
+        if query.sk_max.as_ref().is_some_and(|max| *max < query.sk_prefix) {
+            // An empty range; DynamoDB would reject BETWEEN with bounds reversed.
+            return Ok(Page { items: Vec::new(), next: None });
+        }
+        // DynamoDB takes one condition on the sort key: a prefix, an upper
+        // bound, or both as a range (then re-checked for the prefix below).
+        let prefix = AttributeValue::S(query.sk_prefix.clone());
+        request = match (query.sk_prefix.is_empty(), &query.sk_max) {
+            (true, None) => request.key_condition_expression("#pk = :pk"),
+            (false, None) => request
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                 .expression_attribute_names("#sk", sk_name)
-                .expression_attribute_values(":prefix", AttributeValue::S(query.sk_prefix.clone()))
+                .expression_attribute_values(":prefix", prefix),
+            (true, Some(max)) => request
+                .key_condition_expression("#pk = :pk AND #sk <= :max")
+                .expression_attribute_names("#sk", sk_name)
+                .expression_attribute_values(":max", AttributeValue::S(max.clone())),
+            (false, Some(max)) => request
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :prefix AND :max")
+                .expression_attribute_names("#sk", sk_name)
+                .expression_attribute_values(":prefix", prefix)
+                .expression_attribute_values(":max", AttributeValue::S(max.clone())),
         };
         let output = request.send().await.map_err(|e| sdk_error("Query", e))?;
 
@@ -560,6 +575,7 @@ mod tests {
         let due = Some(table::DUE);
         let query = Query {
             sk_prefix: "C#".into(),
+            sk_max: None,
             ..Query::index(Index::Due, "DUE#2025-01-01#3")
         };
         let cursor = cursor_after(&item, due).unwrap();
@@ -580,6 +596,7 @@ mod tests {
         );
         let other_prefix = Query {
             sk_prefix: "P#".into(),
+            sk_max: None,
             ..query.clone()
         };
         assert_eq!(

@@ -1,6 +1,10 @@
 //! Every e-mail the service sends, in one place: subject, text and HTML.
 
-use crate::model::{Company, Invoice, Order};
+use chrono::NaiveDate;
+
+use crate::dates::NoticeKind;
+use crate::model::{Company, Invoice, Order, Plan};
+use crate::types::Email;
 use crate::ports::OutgoingEmail;
 use crate::service::PoolView;
 
@@ -140,6 +144,51 @@ pub fn order_assigned(
             company_link(base_url, company, "/members"),
         ),
     )
+}
+
+/// To the managers (the account manager copied for trials and terms): what
+/// ends on or within 72 hours of `due_on`, in one e-mail.
+pub fn expiry_digest(
+    base_url: &str,
+    company: &Company,
+    kind: NoticeKind,
+    due_on: NaiveDate,
+    plan_ends: Option<NaiveDate>,
+    licences: &[(Email, NaiveDate)],
+) -> OutgoingEmail {
+    let trial = matches!(company.plan, Plan::Trial { .. });
+    let what = if trial { "free trial" } else { "licence term" };
+    let ends = kind.ends_on(due_on);
+    let mut lines = Vec::new();
+    if let Some(date) = plan_ends {
+        lines.push(match kind {
+            NoticeKind::Reminder => format!("Your {what} for {} ends on {date}, in 72 hours.", company.name),
+            NoticeKind::Expiry => format!("Your {what} for {} ended today, {date}. Your users can no longer log in.", company.name),
+        });
+    }
+    if !licences.is_empty() {
+        lines.push(match kind {
+            NoticeKind::Reminder => format!("{} user licence(s) end on {ends}:", licences.len()),
+            NoticeKind::Expiry => format!("{} user licence(s) ended today, {ends}:", licences.len()),
+        });
+        lines.extend(licences.iter().map(|(email, _)| format!("- {email}")));
+    }
+    let (page, action) = if trial { ("/upgrade", "Upgrade to premium") } else { ("/renew", "Renew licences") };
+    let subject = match kind {
+        NoticeKind::Reminder => format!("{}: licences end on {ends}", company.name),
+        NoticeKind::Expiry => format!("{}: licences ended on {ends}", company.name),
+    };
+    let mut email = email(
+        company.manager_emails.iter().map(ToString::to_string).collect(),
+        &format!("expiry_{}", kind.as_str()),
+        subject,
+        &lines,
+        (action, format!("{}{page}", base_url.trim_end_matches('/'))),
+    );
+    if plan_ends.is_some() {
+        email.cc.push(company.account_manager_email.to_string());
+    }
+    email
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod caller;
 pub mod dates;
 pub mod emails;
 pub mod error;
+pub mod expiry;
 pub mod model;
 pub mod ports;
 pub mod pricing;

@@ -375,6 +375,9 @@ pub struct Notice {
     pub company_id: CompanyId,
     pub kind: String,
     pub due_on: NaiveDate,
+    /// While unsent, the notice sits in the due index at this instant, so the
+    /// next daily run after it picks it up.
+    pub retry_at: DateTime<Utc>,
     pub email: OutgoingEmail,
     pub claimed_until: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,

@@ -108,9 +108,11 @@ pub struct Query {
     pub index: Option<Index>,
     pub pk: String,
     pub sk_prefix: String,
-    /// When set, only sort keys `<=` this (inclusive): a range read, e.g.
-    /// "everything due up to now" on the due index. With a prefix too, keep
-    /// it within the prefix's range (DynamoDB reads it as `BETWEEN`).
+    /// When set, only sort keys `>=` this (inclusive). With `sk_max`, a
+    /// range read such as "everything that fell due since the last run".
+    /// Use ranges with an empty prefix (DynamoDB allows one sort-key condition).
+    pub sk_min: Option<String>,
+    /// When set, only sort keys `<=` this (inclusive).
     pub sk_max: Option<String>,
     /// At most this many items per page (1..=1000).
     pub limit: u32,
@@ -124,6 +126,7 @@ impl Query {
             index: None,
             pk: pk.into(),
             sk_prefix: sk_prefix.into(),
+            sk_min: None,
             sk_max: None,
             limit: 1000,
             cursor: None,
@@ -296,11 +299,19 @@ pub trait ObjectReader: Send + Sync {
     ) -> Result<(), ObjectError>;
 }
 
-/// A clock whose date can be set: for tests and the local server's
-/// `POST /local/clock`. Until a date is set it is the system clock.
+/// A clock that can be set: for tests and the local server's
+/// `POST /local/clock`. Until it is set it is the system clock.
 #[derive(Debug, Default)]
 pub struct ManualClock {
-    today: std::sync::RwLock<Option<NaiveDate>>,
+    fixed: std::sync::RwLock<Option<Fixed>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fixed {
+    /// The same date in every time zone (the local server's "today").
+    Today(NaiveDate),
+    /// One instant, seen in each time zone as its own local date.
+    Instant(DateTime<Utc>),
 }
 
 impl ManualClock {
@@ -312,27 +323,39 @@ impl ManualClock {
 
     /// Makes `today` the date in every time zone.
     pub fn set_today(&self, today: NaiveDate) {
-        // A poisoned lock only means a panic elsewhere mid-write of an Option.
-        let mut guard = self.today.write().unwrap_or_else(|p| p.into_inner());
-        *guard = Some(today);
+        self.set(Fixed::Today(today));
     }
 
-    fn fixed(&self) -> Option<NaiveDate> {
-        *self.today.read().unwrap_or_else(|p| p.into_inner())
+    /// Stops the clock at `now`; each time zone sees its own date.
+    pub fn set_now(&self, now: DateTime<Utc>) {
+        self.set(Fixed::Instant(now));
+    }
+
+    fn set(&self, fixed: Fixed) {
+        // A poisoned lock only means a panic elsewhere mid-write of a Copy value.
+        let mut guard = self.fixed.write().unwrap_or_else(|p| p.into_inner());
+        *guard = Some(fixed);
+    }
+
+    fn fixed(&self) -> Option<Fixed> {
+        *self.fixed.read().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl Clock for ManualClock {
-    /// Midday UTC of the set date, so timestamps agree with it.
+    /// A set date reads as its midday UTC, so timestamps agree with it.
     fn now(&self) -> DateTime<Utc> {
-        match self.fixed().and_then(|d| d.and_hms_opt(12, 0, 0)) {
-            Some(noon) => noon.and_utc(),
+        match self.fixed() {
+            Some(Fixed::Instant(now)) => now,
+            Some(Fixed::Today(day)) => day.and_hms_opt(12, 0, 0).map_or_else(Utc::now, |noon| noon.and_utc()),
             None => Utc::now(),
         }
     }
 
     fn today_in(&self, tz: Tz) -> NaiveDate {
-        self.fixed()
-            .unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive())
+        match self.fixed() {
+            Some(Fixed::Today(day)) => day,
+            _ => self.now().with_timezone(&tz).date_naive(),
+        }
     }
 }

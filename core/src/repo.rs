@@ -8,16 +8,19 @@
 //! | member     | `C#<company>`  | `M#<email>`             | rolling licence end|                   |
 //! | order      | `C#<company>`  | `O#<order id>`          |                    |                   |
 //! | import     | `C#<company>`  | `I#<import id>`         |                    |                   |
-//! | bulk job   | `C#<company>`  | `J#<job>` / `J#<job>#n` |                    |                   |
-//! | notice     | `C#<company>`  | `N#<kind>#<date>`       |                    |                   |
+//! | notice     | `C#<company>`  | `N#<dedup key>`         | while unsent: retry|                   |
 //! | audit      | `C#<company>`  | `A#<time-ordered id>`   |                    |                   |
-//! | idempotency| `IDEM#<scope>` | `IDEM`                  |                    |                   |
+//! | idempotency| `IDEM#<sub>#<key>` | `IDEM`              |                    |                   |
+//! | run state  | `JOB#expiry-check` | `STATE`             |                    |                   |
 //!
-//! The due index's partition key is `DUE#<date>#<shard>`: items that fall
-//! due on one date are spread over [`DUE_SHARDS`] partitions so one busy date
-//! is not one hot partition; the daily job queries every shard of a date.
+//! The due index's partition key is `DUE#<utc date>#<shard>` and its sort key
+//! `<instant>|<pk>|<sk>`, the instant being when the item's company-local day
+//! begins. Items due on one date are spread over [`DUE_SHARDS`] partitions so
+//! one busy date is not one hot partition; the daily job range-reads every
+//! shard of the dates its window spans, so it reads what is due and no more.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -60,36 +63,57 @@ pub const POOL_PREFIX: &str = "POOL#";
 pub const MEMBER_PREFIX: &str = "M#";
 pub const ORDER_PREFIX: &str = "O#";
 pub const AUDIT_PREFIX: &str = "A#";
-pub const JOB_PREFIX: &str = "J#";
+pub const NOTICE_PREFIX: &str = "N#";
 
 pub fn partner_pk(partner: &PartnerId) -> String {
     format!("P#{partner}")
 }
 
-/// `DUE#<date>#<shard>` for one shard of a date.
+/// `DUE#<utc date>#<shard>` for one shard of a UTC date.
 pub fn due_pk(date: NaiveDate, shard: u32) -> String {
     format!("DUE#{date}#{shard}")
 }
 
-/// The due-index entry of an item that ends on `date`: the shard is a stable
-/// hash of the item's key, and the sort key is the item's own key.
-pub fn due_entry(date: NaiveDate, key: &Key) -> IndexKey {
-    let sk = format!("{}|{}", key.pk, key.sk);
+/// The due index's sort key for an instant: RFC 3339 in UTC, which sorts as
+/// time does. Keys of items follow after `|`, so `due_sk_bound(t)` sorts
+/// after every entry at `t` and before every later one.
+pub fn due_sk_bound(at: DateTime<Utc>) -> String {
+    format!("{}|~", at.format("%Y-%m-%dT%H:%M:%SZ"))
+}
+
+/// The first instant of `date` in `tz`: midnight, or the end of a DST gap
+/// that swallows midnight.
+pub fn start_of_day(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    (0..24)
+        .filter_map(|hour| date.and_hms_opt(hour, 0, 0))
+        .find_map(|local| tz.from_local_datetime(&local).earliest())
+        .map_or_else(|| date.and_time(NaiveTime::MIN).and_utc(), |t| t.with_timezone(&Utc))
+}
+
+/// The due-index entry of an item that falls due at `at`: the partition is
+/// the UTC date and a stable hash of the item's key (the shard), the sort
+/// key the instant then the item's own key.
+pub fn due_entry(at: DateTime<Utc>, key: &Key) -> IndexKey {
+    let item = format!("{}|{}", key.pk, key.sk);
     // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let hash = sk.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = item
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
     let shard = u32::try_from(hash % u64::from(DUE_SHARDS)).unwrap_or(0);
     IndexKey {
-        pk: due_pk(date, shard),
-        sk,
+        pk: due_pk(at.date_naive(), shard),
+        sk: format!("{}|{item}", at.format("%Y-%m-%dT%H:%M:%SZ")),
     }
 }
 
-/// An entity that lives in the table.
+/// An entity that lives in the table, in a company's partition.
 pub trait Record: Serialize + DeserializeOwned {
     fn key(&self, company: &CompanyId) -> Key;
-    fn due(&self, _company: &CompanyId) -> Option<IndexKey> {
+    /// Where the item sits in the due index, if anywhere; the company gives
+    /// the time zone its dates are in.
+    fn due(&self, _company: &Company) -> Option<IndexKey> {
         None
     }
     fn partner(&self) -> Option<IndexKey> {
@@ -101,9 +125,10 @@ impl Record for Company {
     fn key(&self, _company: &CompanyId) -> Key {
         company_key(&self.id)
     }
-    /// Trials and terms fall due on the plan's end date.
-    fn due(&self, company: &CompanyId) -> Option<IndexKey> {
-        Some(due_entry(self.plan.ends_on(), &self.key(company)))
+    /// Trials and terms fall due when the plan's end date begins.
+    fn due(&self, company: &Company) -> Option<IndexKey> {
+        let ends = start_of_day(self.plan.ends_on(), company.timezone);
+        Some(due_entry(ends, &self.key(&company.id)))
     }
     fn partner(&self) -> Option<IndexKey> {
         self.partner_id.as_ref().map(|partner| IndexKey {
@@ -119,9 +144,12 @@ impl Record for Member {
     }
     /// Only rolling licences have their own end date; trial and co-term ones
     /// fall due with the company's plan.
-    fn due(&self, company: &CompanyId) -> Option<IndexKey> {
+    fn due(&self, company: &Company) -> Option<IndexKey> {
         match self.licence.as_ref()?.term {
-            LicenceTerm::Rolling { ends_on } => Some(due_entry(ends_on, &self.key(company))),
+            LicenceTerm::Rolling { ends_on } => Some(due_entry(
+                start_of_day(ends_on, company.timezone),
+                &self.key(&company.id),
+            )),
             LicenceTerm::Trial { .. } | LicenceTerm::CoTerm => None,
         }
     }
@@ -140,7 +168,7 @@ impl Record for Order {
 }
 
 pub fn notice_key(company: &CompanyId, dedup_key: &str) -> Key {
-    Key::new(company_pk(company), format!("N#{dedup_key}"))
+    Key::new(company_pk(company), format!("{NOTICE_PREFIX}{dedup_key}"))
 }
 
 /// A notice sits in the due index on its due date until it is sent.
@@ -148,10 +176,10 @@ impl Record for Notice {
     fn key(&self, company: &CompanyId) -> Key {
         notice_key(company, &self.dedup_key)
     }
-    fn due(&self, company: &CompanyId) -> Option<IndexKey> {
+    fn due(&self, company: &Company) -> Option<IndexKey> {
         self.sent_at
             .is_none()
-            .then(|| due_entry(self.due_on, &self.key(company)))
+            .then(|| due_entry(self.retry_at, &self.key(&company.id)))
     }
 }
 
@@ -162,10 +190,10 @@ pub struct Stored<T> {
     pub version: u64,
 }
 
-fn to_item<T: Record>(company: &CompanyId, value: &T, version: u64) -> Result<Item, ServiceError> {
+fn to_item<T: Record>(company: &Company, value: &T, version: u64) -> Result<Item, ServiceError> {
     let body = serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Item {
-        key: value.key(company),
+        key: value.key(&company.id),
         version,
         body,
         due: value.due(company),
@@ -184,7 +212,7 @@ fn from_item<T: DeserializeOwned>(item: Item) -> Result<Stored<T>, ServiceError>
 }
 
 /// Writes a record that must not exist yet.
-pub fn insert<T: Record>(company: &CompanyId, value: &T) -> Result<Write, ServiceError> {
+pub fn insert<T: Record>(company: &Company, value: &T) -> Result<Write, ServiceError> {
     Ok(Write::Put {
         item: to_item(company, value, 1)?,
         condition: Condition::Absent,
@@ -193,7 +221,7 @@ pub fn insert<T: Record>(company: &CompanyId, value: &T) -> Result<Write, Servic
 
 /// Writes a new value of a record, if nobody wrote it since it was read.
 pub fn update<T: Record>(
-    company: &CompanyId,
+    company: &Company,
     value: &T,
     read_version: u64,
 ) -> Result<Write, ServiceError> {
@@ -221,6 +249,18 @@ pub fn insert_raw<T: Serialize>(
         },
         condition: Condition::Absent,
     })
+}
+
+/// Writes a new plain JSON value under a key, if nobody wrote it since it
+/// was read.
+pub fn update_raw<T: Serialize>(key: Key, value: &T, read_version: u64) -> Result<Write, ServiceError> {
+    match insert_raw(key, value, None)? {
+        Write::Put { mut item, .. } => {
+            item.version = read_version + 1;
+            Ok(Write::Put { item, condition: Condition::Version(read_version) })
+        }
+        other => Ok(other),
+    }
 }
 
 /// Typed reads over the store.
@@ -274,9 +314,14 @@ pub async fn load_all<T: DeserializeOwned, S: ItemStore + ?Sized>(
     }
 }
 
-/// The query for one shard of the due index on a date.
-pub fn due_query(date: NaiveDate, shard: u32) -> Query {
-    Query::index(Index::Due, due_pk(date, shard))
+/// One shard of one UTC date of the due index, limited to the entries due
+/// in `(after, until]`.
+pub fn due_query(date: NaiveDate, shard: u32, after: DateTime<Utc>, until: DateTime<Utc>) -> Query {
+    Query {
+        sk_min: Some(due_sk_bound(after)),
+        sk_max: Some(due_sk_bound(until)),
+        ..Query::index(Index::Due, due_pk(date, shard))
+    }
 }
 
 #[cfg(test)]
@@ -285,7 +330,7 @@ mod tests {
 
     #[test]
     fn due_entries_spread_over_shards_and_are_stable() {
-        let date = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
         let company = CompanyId::parse("c1").unwrap();
         let mut shards = std::collections::HashSet::new();
         for i in 0..200 {
@@ -293,6 +338,8 @@ mod tests {
             let entry = due_entry(date, &key);
             assert_eq!(entry, due_entry(date, &key), "stable");
             assert!(entry.pk.starts_with("DUE#2026-12-01#"));
+            assert!(entry.sk.starts_with("2026-12-01T00:00:00Z|C#c1|M#u"));
+            assert!(entry.sk < due_sk_bound(date) && due_sk_bound(date) < format!("2026-12-01T00:00:01Z"));
             shards.insert(entry.pk);
         }
         assert_eq!(

@@ -237,6 +237,10 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         &self.mailer
     }
 
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// The write that records an e-mail owed, to go in the same transaction
     /// as the change that causes it.
     fn notice(
@@ -250,22 +254,23 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             company_id: company.id.clone(),
             kind: email.kind.clone(),
             due_on: self.clock.today_in(company.timezone),
+            retry_at: self.clock.now(),
             email,
             claimed_until: None,
             sent_at: None,
         };
-        Ok((repo::insert(&company.id, &notice)?, notice))
+        Ok((repo::insert(company, &notice)?, notice))
     }
 
     /// Sends a committed notice and marks it sent. A failure leaves it
     /// pending in the due index for the daily run to retry; the change that
     /// caused it has happened either way, so the caller is not failed.
-    pub async fn deliver(&self, mut notice: Notice, version: u64) -> bool {
+    pub async fn deliver(&self, company: &Company, mut notice: Notice, version: u64) -> bool {
         if self.mailer.send(&notice.email).await.is_err() {
             return false;
         }
         notice.sent_at = Some(self.clock.now());
-        match repo::update(&notice.company_id.clone(), &notice, version) {
+        match repo::update(company, &notice, version) {
             Ok(write) => self.store.transact(vec![write]).await.is_ok(),
             Err(_) => false,
         }
@@ -380,12 +385,12 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 }
             })
             .collect::<Vec<_>>();
-        let mut writes = vec![repo::insert(&company.id, &company)?];
+        let mut writes = vec![repo::insert(&company, &company)?];
         for pool in &pools {
-            writes.push(repo::insert(&company.id, pool)?);
+            writes.push(repo::insert(&company, pool)?);
         }
         for member in &members {
-            writes.push(repo::insert(&company.id, member)?);
+            writes.push(repo::insert(&company, member)?);
         }
         writes.push(self.audit(
             caller,
@@ -503,15 +508,15 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 ensure_term_open(company, tenant.today)?;
                 pool.value.take(1).map_err(shortage)?;
                 member.licence = Some(new_licence(&pool.value, &company.plan, tenant.today));
-                writes.push(repo::update(tenant.id(), &pool.value, pool.version)?);
+                writes.push(repo::update(&tenant.company.value, &pool.value, pool.version)?);
                 pool_after = Some(pool.value);
             }
-            writes.push(repo::insert(tenant.id(), &member)?);
+            writes.push(repo::insert(&tenant.company.value, &member)?);
             if member.role == MemberRole::Manager {
                 let mut with_manager = company.clone();
                 with_manager.manager_emails.push(member.email.clone());
                 writes.push(repo::update(
-                    tenant.id(),
+                    &tenant.company.value,
                     &with_manager,
                     tenant.company.version,
                 )?);
@@ -663,7 +668,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         let (notice_write, notice) =
             self.notice(company, format!("order_requested#{}", order.id), email)?;
         let writes = vec![
-            repo::insert(tenant.id(), &order)?,
+            repo::insert(&tenant.company.value, &order)?,
             notice_write,
             self.audit(
                 caller,
@@ -674,7 +679,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             )?,
         ];
         self.store.transact(writes).await?;
-        self.deliver(notice, 1).await;
+        self.deliver(company, notice, 1).await;
         Ok(order)
     }
 
@@ -775,11 +780,11 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             order.value.assigned_at = Some(self.clock.now());
             order.value.invoice = Some(invoice.clone());
             let mut writes = vec![
-                repo::update(tenant.id(), &order.value, order.version)?,
-                repo::update(tenant.id(), &pool.value, pool.version)?,
+                repo::update(&tenant.company.value, &order.value, order.version)?,
+                repo::update(&tenant.company.value, &pool.value, pool.version)?,
             ];
             if company != tenant.company.value {
-                writes.push(repo::update(tenant.id(), &company, tenant.company.version)?);
+                writes.push(repo::update(&tenant.company.value, &company, tenant.company.version)?);
             }
             let after =
                 serde_json::json!({"order": order.value, "pool": pool.value, "plan": company.plan});
@@ -795,12 +800,12 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 invoice,
                 pool: pool_view,
             };
-            Ok((assignment, notice))
+            Ok((assignment, notice, company))
         })
         .await?;
-        let (assignment, notice) = assigned;
+        let (assignment, notice, company) = assigned;
         if !notice.email.to.is_empty() {
-            self.deliver(notice, 1).await;
+            self.deliver(&company, notice, 1).await;
         }
         Ok(assignment)
     }
@@ -831,7 +836,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             order.value.cancelled_by = Some(caller.actor());
             order.value.cancelled_at = Some(self.clock.now());
             let writes = vec![
-                repo::update(tenant.id(), &order.value, order.version)?,
+                repo::update(&tenant.company.value, &order.value, order.version)?,
                 self.audit(
                     caller,
                     &tenant.company.value,
@@ -948,12 +953,12 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         let needed = u32::try_from(members.len()).unwrap_or(u32::MAX);
         pool.value.take(needed).map_err(shortage)?;
         let licence = new_licence(&pool.value, &company.plan, tenant.today);
-        let mut writes = vec![repo::update(tenant.id(), &pool.value, pool.version)?];
+        let mut writes = vec![repo::update(&tenant.company.value, &pool.value, pool.version)?];
         let mut allocated = Vec::with_capacity(members.len());
         for stored in members {
             let mut member = stored.value;
             member.licence = Some(licence.clone());
-            writes.push(repo::update(tenant.id(), &member, stored.version)?);
+            writes.push(repo::update(&tenant.company.value, &member, stored.version)?);
             allocated.push(member.email);
         }
         writes.push(self.audit(

@@ -1,0 +1,288 @@
+//! The daily expiry check: what fell due since the last run, found through
+//! the due index (never a scan), turned into one reminder digest and one
+//! expiry digest per company and due date, each sent exactly once.
+//!
+//! How a run reads only what is due: every due-index entry is keyed by the
+//! instant its company-local day begins (`repo::due_entry`), so a run reads
+//! the entries in `(last run, now]` for expiries and `(last run + 72 h,
+//! now + 72 h]` for reminders, an hour wider each side for DST, and nothing
+//! else. Pending e-mails (a failed send, an abandoned claim) sit in the same
+//! index at the instant they may be retried.
+//!
+//! Exactly once: a digest is a `Notice` claimed with a conditional insert
+//! before it is sent and marked sent after. A run that finds a live claim
+//! leaves it; a claim left by a crashed run falls due again when its lease
+//! ends. A failed send releases the claim for the next run.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::dates::NoticeKind;
+use crate::emails;
+use crate::error::ServiceError;
+use crate::model::{Company, Member, Notice};
+use crate::ports::{Clock, Item, ItemStore, Key, Mailer, StoreError};
+use crate::repo::{self, Stored, DUE_SHARDS};
+use crate::service::Seatkeeper;
+use crate::types::{CompanyId, Email};
+
+/// How long a claim on a notice holds before another run may take it.
+pub const CLAIM_LEASE_MINUTES: i64 = 15;
+/// The reminder is due 72 hours before the day something ends.
+const REMINDER_LEAD: Duration = Duration::hours(72);
+/// Local midnights move by up to an hour with DST; read that much wider.
+const DST_SLACK: Duration = Duration::hours(1);
+/// A first run, with no record of a previous one, looks back this far.
+const FIRST_RUN_LOOKBACK: Duration = Duration::days(1);
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExpiryReport {
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    /// Due-index entries read: the cost of the run, which grows with what
+    /// is due, not with the table.
+    pub entries_read: u64,
+    pub sent: u64,
+    /// Notices another run had already sent or is sending.
+    pub skipped: u64,
+    /// Sends that failed; left for the next run.
+    pub failed: u64,
+    /// False when the run stopped for its deadline; the next run goes on.
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RunState {
+    last_until: DateTime<Utc>,
+}
+
+fn state_key() -> Key {
+    Key::new("JOB#expiry-check", "STATE")
+}
+
+/// What falls due for one company on one due date, for one kind of notice.
+#[derive(Debug, Default)]
+struct Digest {
+    plan_ends: Option<NaiveDate>,
+    licences: Vec<(Email, NaiveDate)>,
+}
+
+/// The items a run found, per company.
+#[derive(Default)]
+struct Found {
+    company_due: bool,
+    members: Vec<Member>,
+    pending: Vec<Stored<Notice>>,
+}
+
+impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
+    /// Runs the check as of `now` (the schedule's event time). Stops before
+    /// `deadline`, leaving the rest to the next run.
+    pub async fn run_expiry_check(&self, now: DateTime<Utc>, deadline: Option<Instant>) -> Result<ExpiryReport, ServiceError> {
+        let state = repo::load::<RunState, _>(self.store(), &state_key()).await?;
+        let after = state.as_ref().map_or(now - FIRST_RUN_LOOKBACK, |s| s.value.last_until);
+        let mut report = ExpiryReport {
+            window_start: Some(after),
+            window_end: Some(now),
+            complete: true,
+            ..ExpiryReport::default()
+        };
+        if after >= now {
+            return Ok(report); // a repeat delivery of an event already handled
+        }
+        let mut found: BTreeMap<String, Found> = BTreeMap::new();
+        let windows = [
+            (after - DST_SLACK, now + DST_SLACK),
+            (after + REMINDER_LEAD - DST_SLACK, now + REMINDER_LEAD + DST_SLACK),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for (from, until) in windows {
+            for item in self.due_between(from, until, &mut report).await? {
+                if seen.insert(item.key.clone()) {
+                    classify(item, &mut found)?;
+                }
+            }
+        }
+        for (pk, due) in found {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                report.complete = false;
+                break;
+            }
+            self.handle_company(&pk, due, &mut report).await?;
+        }
+        if report.complete {
+            self.save_state(state, now).await?;
+        }
+        Ok(report)
+    }
+
+    /// Every due-index entry in `(from, until]`, across the UTC dates and
+    /// shards it spans.
+    async fn due_between(&self, from: DateTime<Utc>, until: DateTime<Utc>, report: &mut ExpiryReport) -> Result<Vec<Item>, ServiceError> {
+        let mut items = Vec::new();
+        let mut date = from.date_naive();
+        while date <= until.date_naive() {
+            for shard in 0..DUE_SHARDS {
+                let mut query = repo::due_query(date, shard, from, until);
+                loop {
+                    let page = self.store().query(&query).await?;
+                    report.entries_read += page.items.len() as u64;
+                    items.extend(page.items);
+                    match page.next {
+                        Some(cursor) => query.cursor = Some(cursor),
+                        None => break,
+                    }
+                }
+            }
+            date = date.succ_opt().unwrap_or(NaiveDate::MAX);
+            if date == NaiveDate::MAX {
+                break;
+            }
+        }
+        Ok(items)
+    }
+
+    async fn handle_company(&self, pk: &str, found: Found, report: &mut ExpiryReport) -> Result<(), ServiceError> {
+        let id = CompanyId::parse(pk.trim_start_matches("C#")).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let Some(company) = repo::load::<Company, _>(self.store(), &repo::company_key(&id)).await? else {
+            return Ok(());
+        };
+        let company = company.value;
+        let today = self.clock().today_in(company.timezone);
+        for pending in found.pending {
+            self.retry_notice(&company, pending, report).await?;
+        }
+        // (kind, due date) → what the digest lists.
+        let mut digests: BTreeMap<(NoticeKind, NaiveDate), Digest> = BTreeMap::new();
+        // An ended thing gets its expiry notice, never a stale reminder.
+        let due = |ends_on: NaiveDate| {
+            let kind = if today >= ends_on {
+                NoticeKind::Expiry
+            } else if today >= NoticeKind::Reminder.due_on(ends_on) {
+                NoticeKind::Reminder
+            } else {
+                return None;
+            };
+            Some((kind, kind.due_on(ends_on)))
+        };
+        if found.company_due {
+            let ends_on = company.plan.ends_on();
+            if let Some(key) = due(ends_on) {
+                digests.entry(key).or_default().plan_ends = Some(ends_on);
+            }
+        }
+        for member in found.members {
+            let Some(ends_on) = member.licence.as_ref().map(|l| l.expires_on(&company.plan)) else {
+                continue;
+            };
+            if let Some(key) = due(ends_on) {
+                digests.entry(key).or_default().licences.push((member.email, ends_on));
+            }
+        }
+        for ((kind, due_on), digest) in digests {
+            let email = emails::expiry_digest(&self.settings().app_base_url, &company, kind, due_on, digest.plan_ends, &digest.licences);
+            let notice = Notice {
+                dedup_key: format!("{}#{due_on}", kind.as_str()),
+                company_id: company.id.clone(),
+                kind: email.kind.clone(),
+                due_on,
+                retry_at: self.clock().now(),
+                email,
+                claimed_until: None,
+                sent_at: None,
+            };
+            self.claim_and_send(&company, notice, report).await?;
+        }
+        Ok(())
+    }
+
+    /// Claims a new notice and sends it, unless another run has it.
+    async fn claim_and_send(&self, company: &Company, mut notice: Notice, report: &mut ExpiryReport) -> Result<(), ServiceError> {
+        let lease_end = self.clock().now() + Duration::minutes(CLAIM_LEASE_MINUTES);
+        notice.claimed_until = Some(lease_end);
+        // Until it is marked sent it sits in the due index at its lease's
+        // end, so a run after a crash finds it.
+        notice.retry_at = lease_end;
+        match self.store().transact(vec![repo::insert(company, &notice)?]).await {
+            Ok(()) => self.send_claimed(company, notice, 1, report).await,
+            Err(StoreError::Conflict) => {
+                let existing = repo::load::<Notice, _>(self.store(), &repo::notice_key(&company.id, &notice.dedup_key)).await?;
+                match existing {
+                    Some(existing) => self.retry_notice(company, existing, report).await,
+                    None => Ok(()),
+                }
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Sends a notice found pending, if it is not sent and not held.
+    async fn retry_notice(&self, company: &Company, stored: Stored<Notice>, report: &mut ExpiryReport) -> Result<(), ServiceError> {
+        let now = self.clock().now();
+        let mut notice = stored.value;
+        let held = notice.claimed_until.is_some_and(|until| until > now);
+        if notice.sent_at.is_some() || held {
+            report.skipped += 1;
+            return Ok(());
+        }
+        let lease_end = now + Duration::minutes(CLAIM_LEASE_MINUTES);
+        notice.claimed_until = Some(lease_end);
+        notice.retry_at = lease_end;
+        match self.store().transact(vec![repo::update(company, &notice, stored.version)?]).await {
+            Ok(()) => self.send_claimed(company, notice, stored.version + 1, report).await,
+            Err(StoreError::Conflict) => {
+                report.skipped += 1; // another run claimed it first
+                Ok(())
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Sends a notice this run holds; marks it sent, or releases it.
+    async fn send_claimed(&self, company: &Company, mut notice: Notice, version: u64, report: &mut ExpiryReport) -> Result<(), ServiceError> {
+        let sent = self.mailer().send(&notice.email).await.is_ok();
+        notice.claimed_until = None;
+        if sent {
+            notice.sent_at = Some(self.clock().now());
+            report.sent += 1;
+        } else {
+            // Due again at once: the next run retries it.
+            notice.retry_at = self.clock().now();
+            report.failed += 1;
+        }
+        self.store().transact(vec![repo::update(company, &notice, version)?]).await?;
+        Ok(())
+    }
+
+    async fn save_state(&self, state: Option<Stored<RunState>>, now: DateTime<Utc>) -> Result<(), ServiceError> {
+        let write = match state {
+            Some(stored) if stored.value.last_until >= now => return Ok(()),
+            Some(stored) => repo::update_raw(state_key(), &RunState { last_until: now }, stored.version)?,
+            None => repo::insert_raw(state_key(), &RunState { last_until: now }, None)?,
+        };
+        match self.store().transact(vec![write]).await {
+            // A concurrent run moved the mark; either mark is safe.
+            Ok(()) | Err(StoreError::Conflict) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+/// Sorts a due-index item into its company's findings by what it is.
+fn classify(item: Item, found: &mut BTreeMap<String, Found>) -> Result<(), ServiceError> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("{}/{}: {e}", item.key.pk, item.key.sk));
+    let entry = found.entry(item.key.pk.clone()).or_default();
+    if item.key.sk == "COMPANY" {
+        entry.company_due = true;
+    } else if item.key.sk.starts_with(repo::MEMBER_PREFIX) {
+        entry.members.push(serde_json::from_str(&item.body).map_err(corrupt)?);
+    } else if item.key.sk.starts_with(repo::NOTICE_PREFIX) {
+        let value = serde_json::from_str(&item.body).map_err(corrupt)?;
+        entry.pending.push(Stored { value, version: item.version });
+    }
+    Ok(())
+}

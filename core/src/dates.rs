@@ -31,7 +31,9 @@ pub fn has_ended(ends_on: NaiveDate, today: NaiveDate) -> bool {
 }
 
 /// The kind of notice due about something that ends on a date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeKind {
     /// Due on D-3: "ends in 72 hours".

@@ -4,9 +4,9 @@ use chrono::NaiveDate;
 
 use crate::dates::NoticeKind;
 use crate::model::{Company, Invoice, Order, Plan};
-use crate::types::Email;
 use crate::ports::OutgoingEmail;
 use crate::service::PoolView;
+use crate::types::Email;
 
 /// Minor units as a decimal amount: 42740 GBP → "GBP 427.40".
 pub fn money(amount_minor: i64, currency: &str) -> String {
@@ -162,24 +162,40 @@ pub fn expiry_digest(
     let mut lines = Vec::new();
     if let Some(date) = plan_ends {
         lines.push(match kind {
-            NoticeKind::Reminder => format!("Your {what} for {} ends on {date}, in 72 hours.", company.name),
-            NoticeKind::Expiry => format!("Your {what} for {} ended today, {date}. Your users can no longer log in.", company.name),
+            NoticeKind::Reminder => format!(
+                "Your {what} for {} ends on {date}, in 72 hours.",
+                company.name
+            ),
+            NoticeKind::Expiry => format!(
+                "Your {what} for {} ended today, {date}. Your users can no longer log in.",
+                company.name
+            ),
         });
     }
     if !licences.is_empty() {
         lines.push(match kind {
             NoticeKind::Reminder => format!("{} user licence(s) end on {ends}:", licences.len()),
-            NoticeKind::Expiry => format!("{} user licence(s) ended today, {ends}:", licences.len()),
+            NoticeKind::Expiry => {
+                format!("{} user licence(s) ended today, {ends}:", licences.len())
+            }
         });
         lines.extend(licences.iter().map(|(email, _)| format!("- {email}")));
     }
-    let (page, action) = if trial { ("/upgrade", "Upgrade to premium") } else { ("/renew", "Renew licences") };
+    let (page, action) = if trial {
+        ("/upgrade", "Upgrade to premium")
+    } else {
+        ("/renew", "Renew licences")
+    };
     let subject = match kind {
         NoticeKind::Reminder => format!("{}: licences end on {ends}", company.name),
         NoticeKind::Expiry => format!("{}: licences ended on {ends}", company.name),
     };
     let mut email = email(
-        company.manager_emails.iter().map(ToString::to_string).collect(),
+        company
+            .manager_emails
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
         &format!("expiry_{}", kind.as_str()),
         subject,
         &lines,

@@ -82,9 +82,15 @@ struct Found {
 impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     /// Runs the check as of `now` (the schedule's event time). Stops before
     /// `deadline`, leaving the rest to the next run.
-    pub async fn run_expiry_check(&self, now: DateTime<Utc>, deadline: Option<Instant>) -> Result<ExpiryReport, ServiceError> {
+    pub async fn run_expiry_check(
+        &self,
+        now: DateTime<Utc>,
+        deadline: Option<Instant>,
+    ) -> Result<ExpiryReport, ServiceError> {
         let state = repo::load::<RunState, _>(self.store(), &state_key()).await?;
-        let after = state.as_ref().map_or(now - FIRST_RUN_LOOKBACK, |s| s.value.last_until);
+        let after = state
+            .as_ref()
+            .map_or(now - FIRST_RUN_LOOKBACK, |s| s.value.last_until);
         let mut report = ExpiryReport {
             window_start: Some(after),
             window_end: Some(now),
@@ -97,7 +103,10 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         let mut found: BTreeMap<String, Found> = BTreeMap::new();
         let windows = [
             (after - DST_SLACK, now + DST_SLACK),
-            (after + REMINDER_LEAD - DST_SLACK, now + REMINDER_LEAD + DST_SLACK),
+            (
+                after + REMINDER_LEAD - DST_SLACK,
+                now + REMINDER_LEAD + DST_SLACK,
+            ),
         ];
         let mut seen = std::collections::HashSet::new();
         for (from, until) in windows {
@@ -122,7 +131,12 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
 
     /// Every due-index entry in `(from, until]`, across the UTC dates and
     /// shards it spans.
-    async fn due_between(&self, from: DateTime<Utc>, until: DateTime<Utc>, report: &mut ExpiryReport) -> Result<Vec<Item>, ServiceError> {
+    async fn due_between(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        report: &mut ExpiryReport,
+    ) -> Result<Vec<Item>, ServiceError> {
         let mut items = Vec::new();
         let mut date = from.date_naive();
         while date <= until.date_naive() {
@@ -146,9 +160,16 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         Ok(items)
     }
 
-    async fn handle_company(&self, pk: &str, found: Found, report: &mut ExpiryReport) -> Result<(), ServiceError> {
-        let id = CompanyId::parse(pk.trim_start_matches("C#")).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let Some(company) = repo::load::<Company, _>(self.store(), &repo::company_key(&id)).await? else {
+    async fn handle_company(
+        &self,
+        pk: &str,
+        found: Found,
+        report: &mut ExpiryReport,
+    ) -> Result<(), ServiceError> {
+        let id = CompanyId::parse(pk.trim_start_matches("C#"))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let Some(company) = repo::load::<Company, _>(self.store(), &repo::company_key(&id)).await?
+        else {
             return Ok(());
         };
         let company = company.value;
@@ -180,11 +201,22 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 continue;
             };
             if let Some(key) = due(ends_on) {
-                digests.entry(key).or_default().licences.push((member.email, ends_on));
+                digests
+                    .entry(key)
+                    .or_default()
+                    .licences
+                    .push((member.email, ends_on));
             }
         }
         for ((kind, due_on), digest) in digests {
-            let email = emails::expiry_digest(&self.settings().app_base_url, &company, kind, due_on, digest.plan_ends, &digest.licences);
+            let email = emails::expiry_digest(
+                &self.settings().app_base_url,
+                &company,
+                kind,
+                due_on,
+                digest.plan_ends,
+                &digest.licences,
+            );
             let notice = Notice {
                 dedup_key: format!("{}#{due_on}", kind.as_str()),
                 company_id: company.id.clone(),
@@ -201,16 +233,29 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     }
 
     /// Claims a new notice and sends it, unless another run has it.
-    async fn claim_and_send(&self, company: &Company, mut notice: Notice, report: &mut ExpiryReport) -> Result<(), ServiceError> {
+    async fn claim_and_send(
+        &self,
+        company: &Company,
+        mut notice: Notice,
+        report: &mut ExpiryReport,
+    ) -> Result<(), ServiceError> {
         let lease_end = self.clock().now() + Duration::minutes(CLAIM_LEASE_MINUTES);
         notice.claimed_until = Some(lease_end);
         // Until it is marked sent it sits in the due index at its lease's
         // end, so a run after a crash finds it.
         notice.retry_at = lease_end;
-        match self.store().transact(vec![repo::insert(company, &notice)?]).await {
+        match self
+            .store()
+            .transact(vec![repo::insert(company, &notice)?])
+            .await
+        {
             Ok(()) => self.send_claimed(company, notice, 1, report).await,
             Err(StoreError::Conflict) => {
-                let existing = repo::load::<Notice, _>(self.store(), &repo::notice_key(&company.id, &notice.dedup_key)).await?;
+                let existing = repo::load::<Notice, _>(
+                    self.store(),
+                    &repo::notice_key(&company.id, &notice.dedup_key),
+                )
+                .await?;
                 match existing {
                     Some(existing) => self.retry_notice(company, existing, report).await,
                     None => Ok(()),
@@ -221,7 +266,12 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     }
 
     /// Sends a notice found pending, if it is not sent and not held.
-    async fn retry_notice(&self, company: &Company, stored: Stored<Notice>, report: &mut ExpiryReport) -> Result<(), ServiceError> {
+    async fn retry_notice(
+        &self,
+        company: &Company,
+        stored: Stored<Notice>,
+        report: &mut ExpiryReport,
+    ) -> Result<(), ServiceError> {
         let now = self.clock().now();
         let mut notice = stored.value;
         let held = notice.claimed_until.is_some_and(|until| until > now);
@@ -232,8 +282,15 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         let lease_end = now + Duration::minutes(CLAIM_LEASE_MINUTES);
         notice.claimed_until = Some(lease_end);
         notice.retry_at = lease_end;
-        match self.store().transact(vec![repo::update(company, &notice, stored.version)?]).await {
-            Ok(()) => self.send_claimed(company, notice, stored.version + 1, report).await,
+        match self
+            .store()
+            .transact(vec![repo::update(company, &notice, stored.version)?])
+            .await
+        {
+            Ok(()) => {
+                self.send_claimed(company, notice, stored.version + 1, report)
+                    .await
+            }
             Err(StoreError::Conflict) => {
                 report.skipped += 1; // another run claimed it first
                 Ok(())
@@ -243,7 +300,13 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     }
 
     /// Sends a notice this run holds; marks it sent, or releases it.
-    async fn send_claimed(&self, company: &Company, mut notice: Notice, version: u64, report: &mut ExpiryReport) -> Result<(), ServiceError> {
+    async fn send_claimed(
+        &self,
+        company: &Company,
+        mut notice: Notice,
+        version: u64,
+        report: &mut ExpiryReport,
+    ) -> Result<(), ServiceError> {
         let sent = self.mailer().send(&notice.email).await.is_ok();
         notice.claimed_until = None;
         if sent {
@@ -254,14 +317,22 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             notice.retry_at = self.clock().now();
             report.failed += 1;
         }
-        self.store().transact(vec![repo::update(company, &notice, version)?]).await?;
+        self.store()
+            .transact(vec![repo::update(company, &notice, version)?])
+            .await?;
         Ok(())
     }
 
-    async fn save_state(&self, state: Option<Stored<RunState>>, now: DateTime<Utc>) -> Result<(), ServiceError> {
+    async fn save_state(
+        &self,
+        state: Option<Stored<RunState>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
         let write = match state {
             Some(stored) if stored.value.last_until >= now => return Ok(()),
-            Some(stored) => repo::update_raw(state_key(), &RunState { last_until: now }, stored.version)?,
+            Some(stored) => {
+                repo::update_raw(state_key(), &RunState { last_until: now }, stored.version)?
+            }
             None => repo::insert_raw(state_key(), &RunState { last_until: now }, None)?,
         };
         match self.store().transact(vec![write]).await {
@@ -274,15 +345,21 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
 
 /// Sorts a due-index item into its company's findings by what it is.
 fn classify(item: Item, found: &mut BTreeMap<String, Found>) -> Result<(), ServiceError> {
-    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("{}/{}: {e}", item.key.pk, item.key.sk));
+    let corrupt =
+        |e: serde_json::Error| StoreError::Corrupt(format!("{}/{}: {e}", item.key.pk, item.key.sk));
     let entry = found.entry(item.key.pk.clone()).or_default();
     if item.key.sk == "COMPANY" {
         entry.company_due = true;
     } else if item.key.sk.starts_with(repo::MEMBER_PREFIX) {
-        entry.members.push(serde_json::from_str(&item.body).map_err(corrupt)?);
+        entry
+            .members
+            .push(serde_json::from_str(&item.body).map_err(corrupt)?);
     } else if item.key.sk.starts_with(repo::NOTICE_PREFIX) {
         let value = serde_json::from_str(&item.body).map_err(corrupt)?;
-        entry.pending.push(Stored { value, version: item.version });
+        entry.pending.push(Stored {
+            value,
+            version: item.version,
+        });
     }
     Ok(())
 }

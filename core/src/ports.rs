@@ -347,7 +347,9 @@ impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         match self.fixed() {
             Some(Fixed::Instant(now)) => now,
-            Some(Fixed::Today(day)) => day.and_hms_opt(12, 0, 0).map_or_else(Utc::now, |noon| noon.and_utc()),
+            Some(Fixed::Today(day)) => day
+                .and_hms_opt(12, 0, 0)
+                .map_or_else(Utc::now, |noon| noon.and_utc()),
             None => Utc::now(),
         }
     }

@@ -87,7 +87,10 @@ pub fn start_of_day(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
     (0..24)
         .filter_map(|hour| date.and_hms_opt(hour, 0, 0))
         .find_map(|local| tz.from_local_datetime(&local).earliest())
-        .map_or_else(|| date.and_time(NaiveTime::MIN).and_utc(), |t| t.with_timezone(&Utc))
+        .map_or_else(
+            || date.and_time(NaiveTime::MIN).and_utc(),
+            |t| t.with_timezone(&Utc),
+        )
 }
 
 /// The due-index entry of an item that falls due at `at`: the partition is
@@ -96,11 +99,9 @@ pub fn start_of_day(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
 pub fn due_entry(at: DateTime<Utc>, key: &Key) -> IndexKey {
     let item = format!("{}|{}", key.pk, key.sk);
     // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let hash = item
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let hash = item.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     let shard = u32::try_from(hash % u64::from(DUE_SHARDS)).unwrap_or(0);
     IndexKey {
         pk: due_pk(at.date_naive(), shard),
@@ -253,11 +254,18 @@ pub fn insert_raw<T: Serialize>(
 
 /// Writes a new plain JSON value under a key, if nobody wrote it since it
 /// was read.
-pub fn update_raw<T: Serialize>(key: Key, value: &T, read_version: u64) -> Result<Write, ServiceError> {
+pub fn update_raw<T: Serialize>(
+    key: Key,
+    value: &T,
+    read_version: u64,
+) -> Result<Write, ServiceError> {
     match insert_raw(key, value, None)? {
         Write::Put { mut item, .. } => {
             item.version = read_version + 1;
-            Ok(Write::Put { item, condition: Condition::Version(read_version) })
+            Ok(Write::Put {
+                item,
+                condition: Condition::Version(read_version),
+            })
         }
         other => Ok(other),
     }
@@ -330,7 +338,11 @@ mod tests {
 
     #[test]
     fn due_entries_spread_over_shards_and_are_stable() {
-        let date = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+        let date = NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc();
         let company = CompanyId::parse("c1").unwrap();
         let mut shards = std::collections::HashSet::new();
         for i in 0..200 {
@@ -339,7 +351,10 @@ mod tests {
             assert_eq!(entry, due_entry(date, &key), "stable");
             assert!(entry.pk.starts_with("DUE#2026-12-01#"));
             assert!(entry.sk.starts_with("2026-12-01T00:00:00Z|C#c1|M#u"));
-            assert!(entry.sk < due_sk_bound(date) && due_sk_bound(date) < format!("2026-12-01T00:00:01Z"));
+            assert!(
+                entry.sk < due_sk_bound(date)
+                    && due_sk_bound(date) < format!("2026-12-01T00:00:01Z")
+            );
             shards.insert(entry.pk);
         }
         assert_eq!(

@@ -508,7 +508,11 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 ensure_term_open(company, tenant.today)?;
                 pool.value.take(1).map_err(shortage)?;
                 member.licence = Some(new_licence(&pool.value, &company.plan, tenant.today));
-                writes.push(repo::update(&tenant.company.value, &pool.value, pool.version)?);
+                writes.push(repo::update(
+                    &tenant.company.value,
+                    &pool.value,
+                    pool.version,
+                )?);
                 pool_after = Some(pool.value);
             }
             writes.push(repo::insert(&tenant.company.value, &member)?);
@@ -953,12 +957,20 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         let needed = u32::try_from(members.len()).unwrap_or(u32::MAX);
         pool.value.take(needed).map_err(shortage)?;
         let licence = new_licence(&pool.value, &company.plan, tenant.today);
-        let mut writes = vec![repo::update(&tenant.company.value, &pool.value, pool.version)?];
+        let mut writes = vec![repo::update(
+            &tenant.company.value,
+            &pool.value,
+            pool.version,
+        )?];
         let mut allocated = Vec::with_capacity(members.len());
         for stored in members {
             let mut member = stored.value;
             member.licence = Some(licence.clone());
-            writes.push(repo::update(&tenant.company.value, &member, stored.version)?);
+            writes.push(repo::update(
+                &tenant.company.value,
+                &member,
+                stored.version,
+            )?);
             allocated.push(member.email);
         }
         writes.push(self.audit(

@@ -24,6 +24,7 @@ macro_rules! on_both_stores {
     };
 }
 
+mod expiry;
 mod harness;
 mod services;
 mod store;

@@ -532,6 +532,7 @@ async fn queries_on_the_due_index(f: Fixture) {
         &*f.store,
         Query {
             sk_prefix: "EXPIRY#".to_string(),
+            sk_min: None,
             sk_max: None,
             limit: 1,
             ..Query::index(Index::Due, &due_pk)
@@ -603,6 +604,7 @@ async fn queries_on_the_partner_index(f: Fixture) {
         &*f.store,
         Query {
             sk_prefix: "COMPANY#A".to_string(),
+            sk_min: None,
             sk_max: None,
             ..Query::index(Index::Partner, &partner_pk)
         },
@@ -726,12 +728,20 @@ async fn concurrent_writers_on_one_version_have_exactly_one_winner(f: Fixture) {
 /// more, with or without a prefix, across pages.
 async fn range_reads_stop_at_the_upper_bound(f: Fixture) {
     let pk = format!("DUE#2026-12-01#{}", unique("range"));
-    let instants = ["2026-11-30T11:00:00Z", "2026-12-01T00:00:00Z", "2026-12-01T08:00:00Z", "2026-12-01T23:00:00Z"];
+    let instants = [
+        "2026-11-30T11:00:00Z",
+        "2026-12-01T00:00:00Z",
+        "2026-12-01T08:00:00Z",
+        "2026-12-01T23:00:00Z",
+    ];
     let items: Vec<Item> = instants
         .iter()
         .enumerate()
         .map(|(i, at)| Item {
-            due: Some(IndexKey { pk: pk.clone(), sk: format!("{at}|C#{i}") }),
+            due: Some(IndexKey {
+                pk: pk.clone(),
+                sk: format!("{at}|C#{i}"),
+            }),
             ..item(&format!("{pk}#C#{i}"), "M#x", 1, "{}")
         })
         .collect();
@@ -743,8 +753,20 @@ async fn range_reads_stop_at_the_upper_bound(f: Fixture) {
             ..Query::index(Index::Due, &pk)
         };
         let got = query_all(&*f.store, due_by_eight).await;
-        let keys: Vec<_> = got.iter().filter_map(|i| i.due.as_ref()).map(|d| d.sk.as_str()).collect();
-        assert_eq!(keys, vec!["2026-11-30T11:00:00Z|C#0", "2026-12-01T00:00:00Z|C#1", "2026-12-01T08:00:00Z|C#2"], "limit {limit}");
+        let keys: Vec<_> = got
+            .iter()
+            .filter_map(|i| i.due.as_ref())
+            .map(|d| d.sk.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                "2026-11-30T11:00:00Z|C#0",
+                "2026-12-01T00:00:00Z|C#1",
+                "2026-12-01T08:00:00Z|C#2"
+            ],
+            "limit {limit}"
+        );
     }
     let with_prefix = Query {
         sk_prefix: "2026-12-01".to_string(),
@@ -752,6 +774,23 @@ async fn range_reads_stop_at_the_upper_bound(f: Fixture) {
         ..Query::index(Index::Due, &pk)
     };
     assert_eq!(query_all(&*f.store, with_prefix).await.len(), 2);
+    let since_midnight = Query {
+        sk_min: Some("2026-12-01T00:00:00Z|~".to_string()),
+        sk_max: Some("2026-12-01T23:59:59Z|~".to_string()),
+        limit: 1,
+        ..Query::index(Index::Due, &pk)
+    };
+    let keys: Vec<_> = query_all(&*f.store, since_midnight)
+        .await
+        .into_iter()
+        .filter_map(|i| i.due)
+        .map(|d| d.sk)
+        .collect();
+    assert_eq!(
+        keys,
+        vec!["2026-12-01T08:00:00Z|C#2", "2026-12-01T23:00:00Z|C#3"],
+        "an exclusive start by a key that sorts after the instant"
+    );
     let reversed = Query {
         sk_prefix: "2026-12-02".to_string(),
         sk_max: Some("2026-12-01".to_string()),

@@ -455,3 +455,90 @@ async fn edge_behaviour() {
     }
     assert_eq!(seen, 2, "the manager and x@acme.io, each once");
 }
+
+/// Journey 2's start, through the local server: the clock moves, the daily
+/// check runs, the outbox holds the reminder then the expiry notice, and
+/// access is refused with the upgrade page.
+#[tokio::test]
+async fn trial_expiry_through_the_local_server() {
+    let app = TestApp::spawn().await;
+    app.set_today("2026-11-20").await;
+    let partner = app
+        .token("admin@msp.io", "partner_admin", None, Some("msp1"))
+        .await;
+    let company = app
+        .create_company(
+            &partner,
+            json!({"kind": "trial", "ends_on": "2026-12-01", "seats": 4}),
+            4,
+            "co_term",
+        )
+        .await;
+    app.add_learners(&partner, &company, &["ann@acme.io".to_string()])
+        .await;
+    let run = |today: &'static str| {
+        let app = &app;
+        async move {
+            app.set_today(today).await;
+            let report = app
+                .send(
+                    reqwest::Method::POST,
+                    "/local/run-expiry-check",
+                    None,
+                    None,
+                    None,
+                )
+                .await;
+            assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+            report.body
+        }
+    };
+    let outbox = || async {
+        app.client
+            .get(app.url("/local/outbox"))
+            .send()
+            .await
+            .expect("outbox")
+            .json::<serde_json::Value>()
+            .await
+            .expect("json")
+    };
+    run("2026-11-27").await;
+    assert_eq!(outbox().await, json!([]));
+    let report = run("2026-11-28").await;
+    assert_eq!(report["sent"], 1);
+    let sent = outbox().await;
+    assert_eq!(sent[0]["kind"], "expiry_reminder");
+    assert_eq!(
+        (sent[0]["to"].clone(), sent[0]["cc"].clone()),
+        (json!(["lead@acme.io"]), json!(["am@vendor.io"]))
+    );
+    assert!(sent[0]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("ends on 2026-12-01")));
+    run("2026-11-28").await; // the same day again: nothing new
+    run("2026-12-01").await;
+    let sent = outbox().await;
+    assert_eq!(sent.as_array().map(Vec::len), Some(2));
+    assert_eq!(sent[1]["kind"], "expiry_expiry");
+    let lead = app
+        .token("lead@acme.io", "manager", Some(&company), None)
+        .await;
+    let ann = app
+        .token("ann@acme.io", "learner", Some(&company), None)
+        .await;
+    let access = app.get("/v1/access", &lead).await.body;
+    assert_eq!(
+        (
+            access["allowed"].clone(),
+            access["reason"].clone(),
+            access["redirect_to"].clone()
+        ),
+        (json!(false), json!("trial_expired"), json!("/upgrade"))
+    );
+    let access = app.get("/v1/access", &ann).await.body;
+    assert_eq!(
+        (access["allowed"].clone(), access["redirect_to"].clone()),
+        (json!(false), json!(null))
+    );
+}

@@ -250,7 +250,12 @@ fn read_item(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
 fn run_query(conn: &Connection, query: &Query, after: Option<Cursor>) -> Result<Page, StoreError> {
     let limit = query.limit.clamp(1, MAX_PAGE);
     let upper = prefix_successor(&query.sk_prefix);
-    let sql = query_sql(query.index, upper.is_some(), query.sk_max.is_some(), after.as_ref());
+    let sql = query_sql(
+        query.index,
+        upper.is_some(),
+        (query.sk_min.is_some(), query.sk_max.is_some()),
+        after.as_ref(),
+    );
     let (after_sk, after_pk, after_item_sk) = match &after {
         None => (None, None, None),
         Some(Cursor::Table { sk }) => (Some(sk.as_str()), None, None),
@@ -272,6 +277,7 @@ fn run_query(conn: &Connection, query: &Query, after: Option<Cursor>) -> Result<
             // One more than a page tells whether another page follows.
             i64::from(limit) + 1,
             query.sk_max,
+            query.sk_min,
         ])
         .map_err(sql_error)?;
     let mut items = Vec::new();
@@ -293,8 +299,14 @@ fn run_query(conn: &Connection, query: &Query, after: Option<Cursor>) -> Result<
 /// The statement of one query page. Parameters keep their numbers whether
 /// or not their clause is there (SQLite counts up to the highest, `?7`):
 /// `?1` partition key, `?2` prefix, `?3` its successor, `?4..?6` the cursor,
-/// `?7` the row limit, `?8` the inclusive upper bound of the sort key.
-fn query_sql(index: Option<Index>, bounded: bool, capped: bool, after: Option<&Cursor>) -> String {
+/// `?7` the row limit, `?8` and `?9` the inclusive upper and lower bounds of
+/// the sort key.
+fn query_sql(
+    index: Option<Index>,
+    bounded: bool,
+    range: (bool, bool),
+    after: Option<&Cursor>,
+) -> String {
     // The primary key is always the last tie-breaker, so that index entries
     // with equal sort keys still have one order to resume in.
     let (pk_col, sk_col, order) = match index {
@@ -307,12 +319,18 @@ fn query_sql(index: Option<Index>, bounded: bool, capped: bool, after: Option<&C
     if bounded {
         sql.push_str(&format!(" AND {sk_col} < ?3"));
     }
-    if capped {
-        sql.push_str(&format!(" AND {sk_col} <= ?8"));
+    // SQLite wants every numbered parameter used; an unused bound is NULL.
+    let (has_min, has_max) = range;
+    sql.push_str(&if has_max {
+        format!(" AND {sk_col} <= ?8")
     } else {
-        // SQLite wants every numbered parameter used; this one is NULL.
-        sql.push_str(" AND ?8 IS NULL");
-    }
+        " AND ?8 IS NULL".to_string()
+    });
+    sql.push_str(&if has_min {
+        format!(" AND {sk_col} >= ?9")
+    } else {
+        " AND ?9 IS NULL".to_string()
+    });
     match after {
         None => {}
         Some(Cursor::Table { .. }) => sql.push_str(" AND sk > ?4"),

@@ -106,7 +106,7 @@ pub fn router(local: Arc<Local>) -> Router {
         .route("/local/token", post(mint_token))
         .route("/local/outbox", get(outbox))
         .route("/local/clock", post(set_clock).get(get_clock))
-        .route("/local/run-expiry-check", post(not_yet))
+        .route("/local/run-expiry-check", post(run_expiry_check))
         .route("/local/s3/{*key}", put(not_yet))
         .fallback(api)
         .with_state(local)
@@ -223,12 +223,38 @@ async fn get_clock(State(local): State<Arc<Local>>) -> Response {
     Json(serde_json::json!({ "today": local.clock.today_in(chrono_tz::UTC) })).into_response()
 }
 
+/// The sample scheduled event `sam local generate-event cloudwatch
+/// scheduled-event` prints; its time is set to the local clock's now.
+const SCHEDULED_EVENT: &str = include_str!("../../../tests/fixtures/events/scheduled-event.json");
+
+/// Runs the real `daily-expiry-check` handler, as its schedule would.
+async fn run_expiry_check(State(local): State<Arc<Local>>) -> Response {
+    let mut event: serde_json::Value = match serde_json::from_str(SCHEDULED_EVENT) {
+        Ok(event) => event,
+        Err(e) => {
+            return problem(Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                e.to_string(),
+            ))
+        }
+    };
+    event["time"] = serde_json::json!(local.clock.now().to_rfc3339());
+    let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+    match daily_expiry_check::handle(&local.app.service, event).await {
+        Ok(report) => Json(report).into_response(),
+        Err(daily_expiry_check::ExpiryCheckError::Service(e)) => problem(Problem::from(e)),
+        Err(e) => problem(Problem::invalid("time", e.to_string())),
+    }
+}
+
 async fn not_yet() -> Response {
     problem(Problem::new(
         StatusCode::NOT_IMPLEMENTED,
         "not_implemented",
         "Not implemented yet",
-        "this local route arrives with the import (#4) and daily expiry (#5) issues",
+        "this local route arrives with the CSV import (#4)",
     ))
 }
 

@@ -190,15 +190,27 @@ impl ItemStore for DynamoStore {
             .set_exclusive_start_key(start)
             // Indexes cannot be read consistently; DynamoDB rejects the flag.
             .consistent_read(spec.is_none());
-        if query.sk_max.as_ref().is_some_and(|max| *max < query.sk_prefix) {
+        // The range's lower end: the prefix or `sk_min`, whichever is later.
+        let low = match &query.sk_min {
+            Some(min) if *min > query.sk_prefix => min.clone(),
+            _ => query.sk_prefix.clone(),
+        };
+        if query.sk_max.as_ref().is_some_and(|max| *max < low) {
             // An empty range; DynamoDB would reject BETWEEN with bounds reversed.
-            return Ok(Page { items: Vec::new(), next: None });
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
         }
         // DynamoDB takes one condition on the sort key: a prefix, an upper
         // bound, or both as a range (then re-checked for the prefix below).
-        let prefix = AttributeValue::S(query.sk_prefix.clone());
-        request = match (query.sk_prefix.is_empty(), &query.sk_max) {
+        let prefix = AttributeValue::S(low.clone());
+        request = match (low.is_empty(), &query.sk_max) {
             (true, None) => request.key_condition_expression("#pk = :pk"),
+            (false, None) if query.sk_min.is_some() => request
+                .key_condition_expression("#pk = :pk AND #sk >= :prefix")
+                .expression_attribute_names("#sk", sk_name)
+                .expression_attribute_values(":prefix", prefix),
             (false, None) => request
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                 .expression_attribute_names("#sk", sk_name)
@@ -575,6 +587,7 @@ mod tests {
         let due = Some(table::DUE);
         let query = Query {
             sk_prefix: "C#".into(),
+            sk_min: None,
             sk_max: None,
             ..Query::index(Index::Due, "DUE#2025-01-01#3")
         };
@@ -596,6 +609,7 @@ mod tests {
         );
         let other_prefix = Query {
             sk_prefix: "P#".into(),
+            sk_min: None,
             sk_max: None,
             ..query.clone()
         };

@@ -3,3 +3,9 @@
 
 mod moto;
 mod ses;
+
+// The contract suite's DynamoDB Local fixture, shared rather than copied.
+mod expiry;
+#[allow(dead_code)]
+#[path = "../contract/harness.rs"]
+mod harness;

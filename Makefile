@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test lint fmt deps run openapi lambda-isolation
+.PHONY: test lint fmt deps run openapi lambda-isolation bench
 
 ## The whole API on http://127.0.0.1:3000, on SQLite in ./data (SEATKEEPER_PORT
 ## and SEATKEEPER_DATA_DIR override). Needs only Rust.
@@ -15,6 +15,11 @@ run:
 test: deps lint lambda-isolation
 	$(CARGO) test --workspace --all-targets
 	bash infra/scripts/readme-walkthrough.sh
+
+## Benchmarks (release build) that print figures: the daily check over
+## 100 000 members with 1 000 due.
+bench:
+	$(CARGO) bench --bench expiry
 
 lambda-isolation:
 	bash infra/scripts/check-lambda-isolation.sh

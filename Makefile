@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test lint fmt deps run openapi lambda-isolation bench
+.PHONY: test lint fmt deps run openapi lambda-isolation template-lint build-lambda bench
 
 ## The whole API on http://127.0.0.1:3000, on SQLite in ./data (SEATKEEPER_PORT
 ## and SEATKEEPER_DATA_DIR override). Needs only Rust.
@@ -10,9 +10,10 @@ run:
 	$(CARGO) run -p local-server --bin seatkeeper-local
 
 ## Every test: installs what the tests need (Java, DynamoDB Local, moto), lints,
-## checks no local-only code reaches a Lambda, runs the workspace's tests, then
-## runs the README's walkthrough against `make run`.
-test: deps lint lambda-isolation
+## checks no local-only code reaches a Lambda, lints template.yaml (cfn-lint,
+## sam validate --lint), runs the workspace's tests, then runs the README's
+## walkthrough against `make run`.
+test: deps lint lambda-isolation template-lint
 	$(CARGO) test --workspace --all-targets
 	bash infra/scripts/readme-walkthrough.sh
 
@@ -23,6 +24,18 @@ bench:
 
 lambda-isolation:
 	bash infra/scripts/check-lambda-isolation.sh
+
+## cfn-lint and `sam validate --lint` on template.yaml, both from PyPI in the
+## git-ignored .venv/ (installed there when missing). Needs no AWS credentials.
+template-lint:
+	bash infra/scripts/lint-template.sh
+
+## Every function as an arm64 `target/lambda/<name>/bootstrap` with
+## cargo-lambda and ziglang from PyPI (in .venv/), one `-p <name>` at a time,
+## then each binary's size (docs/DEPLOY.md). ARCH=x86-64 builds for x86_64;
+## arm64 needs `rustup target add aarch64-unknown-linux-gnu`.
+build-lambda:
+	bash infra/scripts/build-lambda.sh
 
 ## DynamoDB Local (and Java where missing), cached in .cache/; moto's server
 ## (for tests/aws), in the git-ignored .venv/.

@@ -31,7 +31,9 @@ impl Mailer for CountingMailer {
 }
 
 fn at(rfc3339: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(rfc3339).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now())
+    DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now())
 }
 
 #[tokio::main]
@@ -41,30 +43,73 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clock = Arc::new(ManualClock::default());
     clock.set_now(at("2026-01-01T09:00:00Z"));
     let mailer = Arc::new(CountingMailer::default());
-    let svc = Seatkeeper::new(store.clone(), clock.clone(), mailer.clone(), Settings::default());
-    let am = Caller { user_id: "am".into(), email: Email::parse("am@vendor.io")?, role: Role::AccountManager, company_id: None, partner_id: None };
+    let svc = Seatkeeper::new(
+        store.clone(),
+        clock.clone(),
+        mailer.clone(),
+        Settings::default(),
+    );
+    let am = Caller {
+        user_id: "am".into(),
+        email: Email::parse("am@vendor.io")?,
+        role: Role::AccountManager,
+        company_id: None,
+        partner_id: None,
+    };
     // 100 companies of 1 000 members: 10 members of each are due on the day.
     let seeding = Instant::now();
     for c in 0..100 {
         let input = NewCompany {
             name: format!("Company {c}"),
-            timezone: Some(if c % 2 == 0 { "Europe/London" } else { "America/New_York" }.into()),
+            timezone: Some(
+                if c % 2 == 0 {
+                    "Europe/London"
+                } else {
+                    "America/New_York"
+                }
+                .into(),
+            ),
             account_manager_email: "am@vendor.io".into(),
             min_seats_at_renewal: None,
-            plan: NewPlan::Premium { term_start: "2026-01-01".into(), term_months: None },
-            licence_types: vec![NewPool { licence_type: "standard".into(), policy: Policy::Rolling12Months, annual_fee_minor: 12_000, currency: "GBP".into(), seats: 1_000 }],
-            managers: vec![NewManager { email: format!("lead{c}@co.io"), name: "Lead".into() }],
+            plan: NewPlan::Premium {
+                term_start: "2026-01-01".into(),
+                term_months: None,
+            },
+            licence_types: vec![NewPool {
+                licence_type: "standard".into(),
+                policy: Policy::Rolling12Months,
+                annual_fee_minor: 12_000,
+                currency: "GBP".into(),
+                seats: 1_000,
+            }],
+            managers: vec![NewManager {
+                email: format!("lead{c}@co.io"),
+                name: "Lead".into(),
+            }],
         };
         let id = svc.create_company(&am, input).await?.company.id;
-        let company: Company = repo::load(store.as_ref(), &repo::company_key(&id)).await?.map(|s| s.value).ok_or("no company")?;
+        let company: Company = repo::load(store.as_ref(), &repo::company_key(&id))
+            .await?
+            .map(|s| s.value)
+            .ok_or("no company")?;
         let writes = (0..MEMBERS / 100)
             .map(|i| {
-                let ends_on = if i < DUE / 100 { parse_date("2026-06-10") } else { parse_date("2026-07-01").map(|d| d + chrono::Days::new((i % 200) as u64)) };
+                let ends_on = if i < DUE / 100 {
+                    parse_date("2026-06-10")
+                } else {
+                    parse_date("2026-07-01").map(|d| d + chrono::Days::new((i % 200) as u64))
+                };
                 let member = Member {
                     email: Email::parse(&format!("u{i}@c{c}.io"))?,
                     name: "Learner".into(),
                     role: MemberRole::Learner,
-                    licence: Some(Licence { licence_type: LicenceType::parse("standard")?, term: LicenceTerm::Rolling { ends_on: ends_on.ok_or("date")? }, allocated_on: parse_date("2025-06-10").ok_or("date")? }),
+                    licence: Some(Licence {
+                        licence_type: LicenceType::parse("standard")?,
+                        term: LicenceTerm::Rolling {
+                            ends_on: ends_on.ok_or("date")?,
+                        },
+                        allocated_on: parse_date("2025-06-10").ok_or("date")?,
+                    }),
                     added_at: Utc::now(),
                 };
                 Ok(repo::insert(&company, &member)?)
@@ -74,7 +119,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             store.transact(chunk.to_vec()).await?;
         }
     }
-    println!("seeded {MEMBERS} members in 100 companies ({DUE} due on 2026-06-10) in {:.1?}", seeding.elapsed());
+    println!(
+        "seeded {MEMBERS} members in 100 companies ({DUE} due on 2026-06-10) in {:.1?}",
+        seeding.elapsed()
+    );
     let warm = at("2026-06-09T12:00:00Z");
     clock.set_now(warm);
     svc.run_expiry_check(warm, None).await?;

@@ -38,6 +38,8 @@ pub enum ServiceError {
     AlreadyActive { emails: Vec<Email> },
     #[error("{} e-mail(s) are not members of this company", emails.len())]
     UnknownMembers { emails: Vec<Email> },
+    #[error("the import is {status}; only a previewed import can be confirmed")]
+    ImportNotPreviewed { status: String },
     /// Retries on a contended item ran out; the caller may try again.
     #[error("too many concurrent changes; try again")]
     Busy,
@@ -61,6 +63,7 @@ impl ServiceError {
             ServiceError::MemberExists { .. } => "member_exists",
             ServiceError::AlreadyActive { .. } => "already_active",
             ServiceError::UnknownMembers { .. } => "unknown_members",
+            ServiceError::ImportNotPreviewed { .. } => "import_not_previewed",
             ServiceError::Busy => "busy",
             ServiceError::Store(StoreError::Throttled) => "throttled",
             ServiceError::Store(_) => "store_unavailable",

@@ -5,10 +5,12 @@
 
 pub mod access;
 pub mod caller;
+pub mod csv_import;
 pub mod dates;
 pub mod emails;
 pub mod error;
 pub mod expiry;
+pub mod imports;
 pub mod model;
 pub mod ports;
 pub mod pricing;

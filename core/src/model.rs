@@ -329,6 +329,8 @@ impl Invoice {
 pub enum ImportStatus {
     AwaitingUpload,
     Previewed,
+    /// Seats reserved, members being renewed in batches; a confirm resumes it.
+    Committing,
     Committed,
     Failed,
 }
@@ -342,6 +344,9 @@ pub struct ImportCounts {
     pub unknown: u64,
     pub invalid: u64,
     pub duplicate: u64,
+    /// Members with no licence to renew: not renewed, like the rest.
+    #[serde(default)]
+    pub unlicensed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -361,9 +366,37 @@ pub struct Import {
     pub email_column: Option<String>,
     pub counts: ImportCounts,
     pub problems: Vec<ImportProblem>,
+    /// Every row not renewed; `problems` keeps the first of them.
+    #[serde(default)]
+    pub problems_total: u64,
+    /// Why the file could not be previewed, and its stable code.
     pub failure: Option<String>,
+    #[serde(default)]
+    pub failure_code: Option<String>,
     pub created_by: ActorRef,
     pub created_at: DateTime<Utc>,
+    /// The uploaded object previewed (its ETag), so a repeated S3 event
+    /// does no work twice.
+    #[serde(default)]
+    pub source_etag: Option<String>,
+    /// Which preview's list of members to renew the chunks belong to.
+    #[serde(default)]
+    pub generation: Option<String>,
+    #[serde(default)]
+    pub renew_chunks: u32,
+    /// Set once a confirm has reserved the seats; tracks the batches done.
+    #[serde(default)]
+    pub confirm: Option<ImportConfirm>,
+}
+
+/// A confirm in progress or done: the seats reserved up front, then the
+/// batches of members written, each batch in one transaction with this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportConfirm {
+    pub licence_type: LicenceType,
+    pub reserved: u32,
+    pub done_chunks: u32,
+    pub renewed: u32,
 }
 
 /// An e-mail the service owes somebody, sent at most once per `dedup_key`.

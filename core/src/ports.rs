@@ -284,6 +284,16 @@ pub enum ObjectError {
     Unavailable(String),
 }
 
+/// Hands out the URL a client uploads a file to (a presigned S3 PUT on AWS,
+/// the local server's `/local/s3/...` locally).
+#[async_trait]
+pub trait UploadTarget: Send + Sync {
+    /// The bucket uploads go to.
+    fn bucket(&self) -> &str;
+    /// A URL for one `PUT` of `key`, valid for `expires_in_seconds`.
+    async fn upload_url(&self, key: &str, expires_in_seconds: u64) -> Result<String, ObjectError>;
+}
+
 /// Reads uploaded objects (S3 on AWS, a directory locally), as a stream of
 /// chunks so that a large upload is never held whole in memory.
 #[async_trait]
@@ -295,7 +305,7 @@ pub trait ObjectReader: Send + Sync {
         &self,
         bucket: &str,
         key: &str,
-        sink: &mut (dyn FnMut(&[u8]) -> bool + Send),
+        sink: &mut (dyn for<'c> FnMut(&'c [u8]) -> bool + Send),
     ) -> Result<(), ObjectError>;
 }
 

@@ -353,7 +353,7 @@ mod tests {
             assert!(entry.sk.starts_with("2026-12-01T00:00:00Z|C#c1|M#u"));
             assert!(
                 entry.sk < due_sk_bound(date)
-                    && due_sk_bound(date) < format!("2026-12-01T00:00:01Z")
+                    && due_sk_bound(date).as_str() < "2026-12-01T00:00:01Z"
             );
             shards.insert(entry.pk);
         }

@@ -212,13 +212,13 @@ pub struct Seatkeeper<S, C, M> {
 }
 
 /// A company as read, with its own today.
-struct Tenant {
-    company: Stored<Company>,
-    today: NaiveDate,
+pub(crate) struct Tenant {
+    pub(crate) company: Stored<Company>,
+    pub(crate) today: NaiveDate,
 }
 
 impl Tenant {
-    fn id(&self) -> &CompanyId {
+    pub(crate) fn id(&self) -> &CompanyId {
         &self.company.value.id
     }
 }
@@ -285,7 +285,11 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     }
 
     /// Loads a company the caller may act on; any other answers 404.
-    async fn tenant(&self, caller: &Caller, company_id: &str) -> Result<Tenant, ServiceError> {
+    pub(crate) async fn tenant(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+    ) -> Result<Tenant, ServiceError> {
         let not_found = ServiceError::NotFound { what: "company" };
         let id = CompanyId::parse(company_id).map_err(|_| not_found.clone())?;
         let company: Stored<Company> = repo::load(&self.store, &repo::company_key(&id))
@@ -298,7 +302,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         Ok(Tenant { company, today })
     }
 
-    async fn pool(
+    pub(crate) async fn pool(
         &self,
         tenant: &Tenant,
         licence_type: &LicenceType,
@@ -310,7 +314,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             })
     }
 
-    fn audit(
+    pub(crate) fn audit(
         &self,
         caller: &Caller,
         tenant: &Company,
@@ -332,7 +336,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
 
     /// Runs `attempt` until it stops losing optimistic races, sleeping a
     /// random, growing while between tries ("full jitter").
-    async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, ServiceError>
+    pub(crate) async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, ServiceError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ServiceError>>,
@@ -1013,7 +1017,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
 // ---------------------------------------------------------------- rules
 
 /// A new licence from `pool`, starting today.
-fn new_licence(pool: &SeatPool, plan: &Plan, today: NaiveDate) -> Licence {
+pub(crate) fn new_licence(pool: &SeatPool, plan: &Plan, today: NaiveDate) -> Licence {
     let term = match (plan, pool.policy) {
         (Plan::Trial { ends_on, .. }, _) => LicenceTerm::Trial { ends_on: *ends_on },
         (Plan::Premium { .. }, Policy::CoTerm) => LicenceTerm::CoTerm,
@@ -1028,7 +1032,7 @@ fn new_licence(pool: &SeatPool, plan: &Plan, today: NaiveDate) -> Licence {
     }
 }
 
-fn shortage(s: SeatShortage) -> ServiceError {
+pub(crate) fn shortage(s: SeatShortage) -> ServiceError {
     ServiceError::NoSeatsAvailable {
         needed: s.needed,
         available: s.available,
@@ -1036,7 +1040,7 @@ fn shortage(s: SeatShortage) -> ServiceError {
 }
 
 /// Seats are handed out only while the trial or term runs.
-fn ensure_term_open(company: &Company, today: NaiveDate) -> Result<(), ServiceError> {
+pub(crate) fn ensure_term_open(company: &Company, today: NaiveDate) -> Result<(), ServiceError> {
     if company.status(today) == CompanyStatus::Expired {
         return Err(ServiceError::TermEnded {
             renews_on: company.plan.ends_on(),

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 status=0
-for function in request-upgrade assign-order allocate read-api admin-api daily-expiry-check; do
+for function in request-upgrade assign-order allocate read-api admin-api daily-expiry-check import-renewals; do
   # One line per package, with the features it is built with: `name vX (path) [f1,f2]`.
   tree=$(cargo tree -q -p "$function" -e normal --prefix none -f '{p} [{f}]')
   if grep -q "^local-server " <<<"$tree"; then
@@ -20,5 +20,5 @@ for function in request-upgrade assign-order allocate read-api admin-api daily-e
     status=1
   fi
 done
-[[ $status -eq 0 ]] && echo "lambda isolation: 6 functions, no local-only code"
+[[ $status -eq 0 ]] && echo "lambda isolation: 7 functions, no local-only code"
 exit $status

@@ -1,5 +1,9 @@
-//! Over HTTP against the local server: the journeys, the edge's promises and
-//! the authorisation matrix.
+//! The API end to end: over HTTP against the local server (the journeys, the
+//! edge's promises, the authorisation matrix), and each function's handler
+//! fed real API Gateway events directly.
 
+mod authz;
+mod handlers;
 mod helpers;
+mod imports;
 mod journeys;

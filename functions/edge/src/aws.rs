@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use seatkeeper_adapters::dynamodb::DynamoStore;
+use seatkeeper_adapters::s3::{S3Objects, S3Uploads};
 use seatkeeper_adapters::ses::SesMailer;
 use seatkeeper_core::ports::SystemClock;
 use seatkeeper_core::service::Settings;
@@ -18,6 +19,7 @@ pub struct Config {
     pub sender_email: String,
     pub configuration_set: Option<String>,
     pub app_base_url: String,
+    pub imports_bucket: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,7 @@ impl Config {
             sender_email: required("SENDER_EMAIL")?,
             configuration_set: get("SES_CONFIGURATION_SET").filter(|v| !v.is_empty()),
             app_base_url: required("APP_BASE_URL")?,
+            imports_bucket: required("IMPORTS_BUCKET")?,
         })
     }
 }
@@ -52,15 +55,22 @@ pub async fn start() -> Result<App, lambda_http::Error> {
         config.sender_email,
         config.configuration_set,
     );
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let uploads = S3Uploads::new(s3.clone(), config.imports_bucket);
     let settings = Settings {
         app_base_url: config.app_base_url,
     };
-    Ok(App::new(Seatkeeper::new(
-        Arc::new(store),
-        Arc::new(SystemClock),
-        Arc::new(mailer),
+    let service = Seatkeeper::new(
+        Arc::new(store) as _,
+        Arc::new(SystemClock) as _,
+        Arc::new(mailer) as _,
         settings,
-    )))
+    );
+    Ok(App::new(
+        service,
+        Arc::new(uploads),
+        Arc::new(S3Objects::new(s3)),
+    ))
 }
 
 #[cfg(test)]
@@ -86,6 +96,7 @@ mod tests {
             ("TABLE_NAME", "t"),
             ("SENDER_EMAIL", "s@x.io"),
             ("APP_BASE_URL", "https://a"),
+            ("IMPORTS_BUCKET", "imports"),
         ]))
         .unwrap();
         assert_eq!(config.configuration_set, None);

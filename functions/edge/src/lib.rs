@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use seatkeeper_core::ports::{Clock, ItemStore, Mailer};
+use seatkeeper_core::ports::{Clock, ItemStore, Mailer, ObjectReader, UploadTarget};
 use seatkeeper_core::types::{CompanyId, Email, PartnerId};
 use seatkeeper_core::{Caller, Role, Seatkeeper};
 use serde::de::DeserializeOwned;
@@ -43,11 +43,23 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 pub struct App {
     pub service: Service,
+    /// Where CSV uploads go (presigned S3 PUTs; the local server's store).
+    pub uploads: Arc<dyn UploadTarget>,
+    /// Where they are read back from.
+    pub objects: Arc<dyn ObjectReader>,
 }
 
 impl App {
-    pub fn new(service: Service) -> Self {
-        Self { service }
+    pub fn new(
+        service: Service,
+        uploads: Arc<dyn UploadTarget>,
+        objects: Arc<dyn ObjectReader>,
+    ) -> Self {
+        Self {
+            service,
+            uploads,
+            objects,
+        }
     }
 }
 
@@ -114,6 +126,10 @@ impl Reply {
 
     pub fn created(value: impl Serialize) -> Result<Self, Problem> {
         Self::with_status(StatusCode::CREATED, value)
+    }
+
+    pub fn accepted(value: impl Serialize) -> Result<Self, Problem> {
+        Self::with_status(StatusCode::ACCEPTED, value)
     }
 
     fn with_status(status: StatusCode, value: impl Serialize) -> Result<Self, Problem> {
@@ -209,7 +225,7 @@ fn query_of(request: &Request) -> HashMap<String, String> {
 }
 
 /// Decodes `%XX` and `+` in a query component.
-pub(crate) fn percent_decode(raw: &str) -> String {
+pub fn percent_decode(raw: &str) -> String {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

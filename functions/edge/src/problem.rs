@@ -122,6 +122,9 @@ impl From<ServiceError> for Problem {
                 .with("allocated", *allocated)
                 .with("requested", *requested),
             ServiceError::WrongPlan { .. } => conflict("The order does not fit the plan"),
+            ServiceError::ImportNotPreviewed { status } => {
+                conflict("The import is not previewed").with("import_status", status.as_str())
+            }
             ServiceError::MemberExists { email } => {
                 conflict("Already a member").with("email", email.as_str())
             }

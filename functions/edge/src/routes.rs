@@ -36,6 +36,9 @@ pub enum RouteName {
     AssignOrder,
     CancelOrder,
     Allocate,
+    CreateImport,
+    GetImport,
+    ConfirmImport,
     Access,
 }
 
@@ -80,6 +83,14 @@ routes![
         CancelOrder
     ),
     ("POST", "/v1/companies/{c}/allocations", ALLOCATE, Allocate),
+    ("POST", "/v1/companies/{c}/imports", ALLOCATE, CreateImport),
+    ("GET", "/v1/companies/{c}/imports/{i}", READ_API, GetImport),
+    (
+        "POST",
+        "/v1/companies/{c}/imports/{i}/confirm",
+        ALLOCATE,
+        ConfirmImport
+    ),
     ("GET", "/v1/access", READ_API, Access),
 ];
 

@@ -37,6 +37,7 @@ async fn route(app: &App, call: &Call) -> Outcome {
             let order = service.get_order(caller, id, call.param(1)).await?;
             Reply::ok(serde_json::json!({ "order": order }))
         }
+        RouteName::GetImport => Reply::ok(service.get_import(caller, id, call.param(1)).await?),
         RouteName::Access => Reply::ok(service.access(caller).await?),
         _ => Err(Problem::not_found()),
     }

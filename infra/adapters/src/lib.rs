@@ -11,3 +11,9 @@ pub mod outbox;
 
 #[cfg(feature = "ses")]
 pub mod ses;
+
+#[cfg(feature = "s3")]
+pub mod s3;
+
+#[cfg(feature = "local-files")]
+pub mod local_files;

@@ -613,7 +613,7 @@ mod tests {
             };
             for bounded in [false, true] {
                 for after in [None, Some(cursor)] {
-                    let sql = query_sql(index, bounded, after);
+                    let sql = query_sql(index, bounded, (false, false), after);
                     let mut stmt = conn
                         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
                         .expect("prepare");

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::NaiveDate;
+use seatkeeper_adapters::local_files::LocalObjects;
 use seatkeeper_adapters::outbox::OutboxMailer;
 use seatkeeper_adapters::sqlite::SqliteStore;
 use seatkeeper_core::dates::parse_date;
@@ -46,9 +47,16 @@ pub enum LocalError {
 
 type Claims = HashMap<String, String>;
 
+/// The local stand-in for the imports bucket.
+pub const IMPORTS_BUCKET: &str = "seatkeeper-imports";
+/// Largest upload the local "S3" accepts; the import itself fails files
+/// over its own limit with a reason.
+const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+
 /// The server's state: the functions' shared app, and the local stand-ins.
 pub struct Local {
     app: App,
+    objects: Arc<LocalObjects>,
     clock: Arc<ManualClock>,
     outbox: PathBuf,
     tokens_file: PathBuf,
@@ -85,8 +93,14 @@ impl Local {
             settings,
         );
         let tokens_file = dir.join("tokens.json");
+        let objects = Arc::new(LocalObjects::new(
+            dir.join("s3"),
+            IMPORTS_BUCKET,
+            config.base_url.clone(),
+        ));
         Ok(Arc::new(Self {
-            app: App::new(service),
+            app: App::new(service, objects.clone(), objects.clone()),
+            objects,
             clock,
             outbox,
             tokens: Mutex::new(read_json(&tokens_file)),
@@ -107,7 +121,10 @@ pub fn router(local: Arc<Local>) -> Router {
         .route("/local/outbox", get(outbox))
         .route("/local/clock", post(set_clock).get(get_clock))
         .route("/local/run-expiry-check", post(run_expiry_check))
-        .route("/local/s3/{*key}", put(not_yet))
+        .route(
+            "/local/s3/{bucket}/{*key}",
+            put(put_object).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
         .fallback(api)
         .with_state(local)
 }
@@ -249,13 +266,64 @@ async fn run_expiry_check(State(local): State<Arc<Local>>) -> Response {
     }
 }
 
-async fn not_yet() -> Response {
-    problem(Problem::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "Not implemented yet",
-        "this local route arrives with the CSV import (#4)",
-    ))
+/// The sample S3 ObjectCreated event `sam local generate-event s3 put` prints.
+const S3_PUT_EVENT: &str = include_str!("../../../tests/fixtures/events/s3-put.json");
+
+/// `PUT` of an upload URL: stores the file, then calls the real
+/// `import-renewals` handler with the S3 event AWS would send.
+async fn put_object(
+    State(local): State<Arc<Local>>,
+    axum::extract::Path((bucket, key)): axum::extract::Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = local.objects.put(&bucket, &key, &body).await {
+        return problem(Problem::invalid("key", e.to_string()));
+    }
+    // A content hash as the ETag, as S3's is for a single-part upload.
+    let etag = format!(
+        "{:016x}",
+        body.iter()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b))
+                .wrapping_mul(0x0100_0000_01b3))
+    );
+    let mut event: serde_json::Value = match serde_json::from_str(S3_PUT_EVENT) {
+        Ok(event) => event,
+        Err(e) => {
+            return problem(Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                e.to_string(),
+            ))
+        }
+    };
+    let record = &mut event["Records"][0]["s3"];
+    record["bucket"]["name"] = serde_json::json!(bucket);
+    record["bucket"]["arn"] = serde_json::json!(format!("arn:aws:s3:::{bucket}"));
+    record["object"]["key"] = serde_json::json!(key);
+    record["object"]["size"] = serde_json::json!(body.len());
+    record["object"]["eTag"] = serde_json::json!(etag);
+    let event = match serde_json::from_value(event) {
+        Ok(event) => lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+        Err(e) => {
+            return problem(Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                e.to_string(),
+            ))
+        }
+    };
+    match import_renewals::handle(&local.app, event).await {
+        Ok(outcomes) => (
+            StatusCode::OK,
+            [("etag", format!("\"{etag}\""))],
+            Json(serde_json::json!({ "import_renewals": outcomes })),
+        )
+            .into_response(),
+        Err(import_renewals::ImportError::Service(e)) => problem(Problem::from(e)),
+        Err(e) => problem(Problem::invalid("key", e.to_string())),
+    }
 }
 
 /// `/v1/*`: builds the API Gateway event Lambda would get and calls the

@@ -147,7 +147,12 @@ impl Idempotency {
     /// Records the answer for replays; a server-side failure releases the
     /// key instead, so the client's retry runs again.
     pub async fn finish(self, service: &Service, outcome: &Outcome) {
-        let retryable = matches!(outcome, Err(p) if p.status.is_server_error() || p.status == StatusCode::TOO_MANY_REQUESTS);
+        // A server-side failure, throttling or an unfinished job (202) is
+        // not a final answer: release the key so a retry runs again.
+        let retryable = match outcome {
+            Err(p) => p.status.is_server_error() || p.status == StatusCode::TOO_MANY_REQUESTS,
+            Ok(reply) => reply.status == StatusCode::ACCEPTED,
+        };
         let write = if retryable {
             Ok(Write::Delete {
                 key: self.key.clone(),

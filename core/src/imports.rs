@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::caller::{Action, Caller};
-use crate::csv_import::{Limits, PreviewBuilder};
+use crate::csv_import::{ImportFailure, Limits, Preview, PreviewBuilder};
 use crate::error::ServiceError;
 use crate::model::*;
 use crate::ports::{
@@ -254,7 +254,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         }
         let result = self
             .read_preview(&company, import, objects, bucket, key, limits)
-            .await;
+            .await?;
         let mut next = import.clone();
         next.source_etag = etag.map(str::to_string);
         let mut writes = Vec::new();
@@ -312,6 +312,9 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         }
     }
 
+    /// The preview, or what is wrong with the file. `Err` only for a
+    /// passing fault (S3, the store), so that the event is retried rather
+    /// than the import failed for good.
     async fn read_preview(
         &self,
         company: &Company,
@@ -320,23 +323,16 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         bucket: &str,
         key: &str,
         limits: Limits,
-    ) -> Result<crate::csv_import::Preview, crate::csv_import::ImportFailure> {
-        use crate::csv_import::ImportFailure;
-        let unreadable = |e: ObjectError| ImportFailure::NotCsv {
-            reason: format!("The upload could not be read ({e}); upload it again."),
-        };
+    ) -> Result<Result<Preview, ImportFailure>, ServiceError> {
+        let unreadable =
+            |e: ObjectError| StoreError::Unavailable(format!("reading the upload: {e}"));
         let size = objects.size(bucket, key).await.map_err(unreadable)?;
         if size > limits.max_bytes {
-            return Err(ImportFailure::TooLarge {
+            return Ok(Err(ImportFailure::TooLarge {
                 max_bytes: limits.max_bytes,
-            });
+            }));
         }
-        let members = self
-            .member_statuses(company)
-            .await
-            .map_err(|e| ImportFailure::NotCsv {
-                reason: format!("The members could not be read ({e}); try again."),
-            })?;
+        let members = self.member_statuses(company).await?;
         let mut builder = PreviewBuilder::new(import.email_column.clone(), limits);
         let mut failed = None;
         let mut sink = |chunk: &[u8]| match builder.push(chunk, &members) {
@@ -350,10 +346,10 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             .read_chunks(bucket, key, &mut sink)
             .await
             .map_err(unreadable)?;
-        if let Some(failure) = failed {
-            return Err(failure);
-        }
-        builder.finish(&members)
+        Ok(match failed {
+            Some(failure) => Err(failure),
+            None => builder.finish(&members),
+        })
     }
 
     /// Every member's licence status today: the index the preview matches on.

@@ -611,14 +611,18 @@ mod tests {
             } else {
                 &table_cursor
             };
-            for bounded in [false, true] {
+            for (bounded, range) in [
+                (false, (false, false)),
+                (true, (false, false)),
+                (false, (true, true)),
+            ] {
                 for after in [None, Some(cursor)] {
-                    let sql = query_sql(index, bounded, (false, false), after);
+                    let sql = query_sql(index, bounded, range, after);
                     let mut stmt = conn
                         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
                         .expect("prepare");
                     let plan: Vec<String> = stmt
-                        .query_map(params!["", "", "", "", "", "", 1], |row| {
+                        .query_map(params!["", "", "", "", "", "", 1, "", ""], |row| {
                             row.get::<_, String>(3)
                         })
                         .expect("plan")

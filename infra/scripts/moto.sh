@@ -13,32 +13,11 @@ set -euo pipefail
 # Pinned so that every machine runs the same moto; bump on purpose.
 readonly PIP_PACKAGE="moto[server]==5.2.5"
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly LOG_NAME="moto"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 readonly VENV="$root/.venv"
 readonly MOTO_SERVER="$VENV/bin/moto_server"
-
-log() { echo "moto: $*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
-
-usage() {
-  sed -n '4,6p' "${BASH_SOURCE[0]}" | sed 's/^#  *//' >&2
-  exit 2
-}
-
-# Installs Debian packages, as root or through sudo.
-apt_install() {
-  local sudo=()
-  if [[ "$(id -u)" -ne 0 ]]; then
-    command -v sudo >/dev/null 2>&1 || die "$* missing and this is not root; install them with apt-get"
-    sudo=(sudo)
-  fi
-  log "installing $*"
-  "${sudo[@]}" apt-get update -qq >&2
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
-}
 
 is_installed() {
   [[ -x "$MOTO_SERVER" ]]
@@ -56,13 +35,8 @@ ensure_python() {
 
 install_moto() {
   is_installed && return 0
-  mkdir -p "$root/.cache"
-  # Two test processes may install at once: one installs, the other waits.
-  if command -v flock >/dev/null 2>&1; then
-    exec 9>"$root/.cache/moto.lock"
-    flock 9
-    is_installed && return 0
-  fi
+  lock_install moto
+  is_installed && return 0
   if [[ ! -x "$VENV/bin/python" ]]; then
     ensure_python
     log "creating the virtualenv $VENV"
@@ -93,26 +67,7 @@ cmd_start() {
   install_moto
   local moto_cmd=("$MOTO_SERVER" -H 127.0.0.1 -p "$port")
 
-  if [[ -z "$watch" ]]; then
-    exec "${moto_cmd[@]}"
-  fi
-
-  # Watchdog mode: a test process cannot reliably kill a server it keeps in a
-  # static, so the server goes away by itself once that process is gone.
-  "${moto_cmd[@]}" &
-  moto_pid=$! # global: the EXIT trap runs after this function's locals are gone
-  trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
-  trap 'exit 143' TERM INT HUP
-  while kill -0 "$watch" 2>/dev/null && kill -0 "$moto_pid" 2>/dev/null; do
-    sleep 1
-  done
-  if ! kill -0 "$moto_pid" 2>/dev/null; then
-    # moto died on its own: report its status.
-    local status=0
-    wait "$moto_pid" || status=$?
-    trap - EXIT
-    exit "$status"
-  fi
+  serve "$watch" "${moto_cmd[@]}"
 }
 
 case "${1:-}" in

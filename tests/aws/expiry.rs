@@ -20,18 +20,11 @@ fn at(rfc3339: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// moto's messages to one address.
+/// The subjects of moto's messages to one address.
 async fn subjects_to(to: &str) -> Vec<String> {
-    let data = moto::data().await;
-    data["ses"]["Message"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| {
-            m["destinations"]["ToAddresses"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|x| x == to))
-        })
+    moto::messages_to(to)
+        .await
+        .iter()
         .filter_map(|m| m["subject"].as_str().map(str::to_string))
         .collect()
 }

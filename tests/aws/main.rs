@@ -1,6 +1,8 @@
 //! The AWS adapters against moto's server: one server per test process,
 //! started on first use by infra/scripts/moto.sh (installed into .venv/).
 
+#[path = "../support/emulator.rs"]
+mod emulator;
 mod imports;
 mod moto;
 mod ses;

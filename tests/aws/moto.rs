@@ -1,23 +1,21 @@
 //! The one moto server of this test process, on a free loopback port, and
 //! a reader of its state (`GET /moto-api/data.json`).
 
-use std::fs::File;
-use std::io::{Read, Seek, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::emulator::{self, Emulator};
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct Server {
-    address: SocketAddr,
     endpoint: String,
-    // Never killed from here: statics are not dropped at exit. The script
-    // watches this process and stops moto once it is gone.
-    _process: Child,
+    emulator: Emulator,
 }
 
 static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
@@ -30,12 +28,28 @@ pub async fn endpoint() -> &'static str {
 
 /// Every model moto holds, by service and class, e.g.
 /// `{"ses": {"Message": [{"id", "source", "subject", "body", "destinations"}]}}`.
-pub async fn data() -> serde_json::Value {
-    let address = server().await.address;
+pub async fn data() -> Value {
+    let address = server().await.emulator.address;
     tokio::task::spawn_blocking(move || http_get_json(address, "/moto-api/data.json"))
         .await
         .expect("the moto read task panicked")
         .unwrap_or_else(|e| panic!("GET /moto-api/data.json: {e}"))
+}
+
+/// moto's SES messages sent to `to`.
+pub async fn messages_to(to: &str) -> Vec<Value> {
+    let data = data().await;
+    data["ses"]["Message"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            m["destinations"]["ToAddresses"]
+                .as_array()
+                .is_some_and(|to_addresses| to_addresses.iter().any(|a| a == to))
+        })
+        .cloned()
+        .collect()
 }
 
 async fn server() -> &'static Server {
@@ -52,7 +66,7 @@ async fn server() -> &'static Server {
 }
 
 /// A bare HTTP/1.0 GET: moto answers and closes, so the body is the rest.
-fn http_get_json(address: SocketAddr, path: &str) -> Result<serde_json::Value, String> {
+fn http_get_json(address: SocketAddr, path: &str) -> Result<Value, String> {
     let mut stream = TcpStream::connect_timeout(&address, READ_TIMEOUT)
         .map_err(|e| format!("connect to {address}: {e}"))?;
     stream
@@ -80,69 +94,9 @@ fn http_get_json(address: SocketAddr, path: &str) -> Result<serde_json::Value, S
 }
 
 fn start() -> Result<Server, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/scripts/moto.sh");
-    // Install first, outside the start-up timeout: the first run downloads.
-    let install = Command::new("bash")
-        .arg(&script)
-        .arg("install")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("run {}: {e}", script.display()))?;
-    if !install.status.success() {
-        return Err(format!(
-            "{} install failed ({}): {}",
-            script.display(),
-            install.status,
-            String::from_utf8_lossy(&install.stderr)
-        ));
-    }
-
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .map_err(|e| format!("find a free port: {e}"))?
-        .port();
-    // An unnamed temporary file: the server's output, shown if it fails to
-    // start, and gone with the last process that holds it.
-    let mut log = tempfile::tempfile().map_err(|e| format!("create a log file: {e}"))?;
-    let output = |log: &File| {
-        log.try_clone()
-            .map(Stdio::from)
-            .map_err(|e| format!("share the log file: {e}"))
-    };
-    let mut process = Command::new("bash")
-        .arg(&script)
-        .args(["start", &port.to_string(), "--watch"])
-        .arg(std::process::id().to_string())
-        .stdin(Stdio::null())
-        .stdout(output(&log)?)
-        .stderr(output(&log)?)
-        .spawn()
-        .map_err(|e| format!("start {}: {e}", script.display()))?;
-
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let deadline = Instant::now() + STARTUP_TIMEOUT;
-    let failure = loop {
-        match process.try_wait() {
-            Ok(Some(status)) => break format!("it exited during start-up ({status})"),
-            Ok(None) => {}
-            Err(e) => break format!("cannot watch it: {e}"),
-        }
-        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
-            return Ok(Server {
-                address,
-                endpoint: format!("http://{address}"),
-                _process: process,
-            });
-        }
-        if Instant::now() > deadline {
-            break format!("it did not listen on {address} within {STARTUP_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    // SIGTERM, not Child::kill's SIGKILL: the script's trap then stops moto.
-    let _ = Command::new("kill").arg(process.id().to_string()).status();
-    let _ = process.wait();
-    let mut output = String::new();
-    let _ = log.rewind().and_then(|_| log.read_to_string(&mut output));
-    Err(format!("moto: {failure}; its output:\n{output}"))
+    let emulator = emulator::start("moto", "infra/scripts/moto.sh", STARTUP_TIMEOUT)?;
+    Ok(Server {
+        endpoint: emulator.endpoint(),
+        emulator,
+    })
 }

@@ -102,22 +102,6 @@ fn email(to: &str) -> OutgoingEmail {
     }
 }
 
-/// moto's messages sent to `to`.
-async fn messages_to(to: &str) -> Vec<Value> {
-    let data = moto::data().await;
-    data["ses"]["Message"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| {
-            m["destinations"]["ToAddresses"]
-                .as_array()
-                .is_some_and(|to_addresses| to_addresses.iter().any(|a| a == to))
-        })
-        .cloned()
-        .collect()
-}
-
 #[tokio::test]
 async fn sends_a_simple_message_that_moto_records() {
     let wire = Wire::default();
@@ -140,7 +124,7 @@ async fn sends_a_simple_message_that_moto_records() {
 
     mailer.send(&email).await.expect("send through SES");
 
-    let messages = messages_to(&to).await;
+    let messages = moto::messages_to(&to).await;
     assert_eq!(messages.len(), 1, "{messages:#?}");
     let message = &messages[0];
     assert_eq!(message["source"], format!("Seatkeeper <{sender}>"));
@@ -192,7 +176,7 @@ async fn a_text_only_message_keeps_its_text() {
 
     mailer.send(&email).await.expect("send through SES");
 
-    let messages = messages_to(&to).await;
+    let messages = moto::messages_to(&to).await;
     assert_eq!(messages.len(), 1, "{messages:#?}");
     assert_eq!(messages[0]["body"], email.text);
     let sent = wire.requests();
@@ -222,7 +206,7 @@ async fn an_unverified_sender_is_rejected() {
         }
         other => panic!("expected Rejected, got {other:?}"),
     }
-    assert!(messages_to(&to).await.is_empty());
+    assert!(moto::messages_to(&to).await.is_empty());
 }
 
 #[tokio::test]
@@ -240,7 +224,7 @@ async fn a_domain_identity_verifies_its_addresses() {
 
     mailer.send(&email(&to)).await.expect("send through SES");
 
-    assert_eq!(messages_to(&to).await.len(), 1);
+    assert_eq!(moto::messages_to(&to).await.len(), 1);
 }
 
 #[tokio::test]

@@ -24,6 +24,8 @@ macro_rules! on_both_stores {
     };
 }
 
+#[path = "../support/emulator.rs"]
+mod emulator;
 mod expiry;
 mod harness;
 mod services;

@@ -503,12 +503,9 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         tenant: &Tenant,
         emails: &[Email],
     ) -> Result<Vec<Stored<Member>>, ServiceError> {
-        let keys: Vec<_> = emails
-            .iter()
-            .map(|e| repo::member_key(tenant.id(), e))
-            .collect();
         let plan = &tenant.company.value.plan;
-        Ok(repo::load_many::<Member, _>(self.store(), &keys)
+        Ok(self
+            .load_members(tenant, emails)
             .await?
             .into_iter()
             .filter(|m| m.value.status(plan, tenant.today) == LicenceStatus::Expired)

@@ -886,7 +886,8 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         .await
     }
 
-    async fn named_members(
+    /// The members with these e-mails that exist, in one batched read.
+    pub(crate) async fn load_members(
         &self,
         tenant: &Tenant,
         emails: &[Email],
@@ -895,12 +896,20 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             .iter()
             .map(|e| repo::member_key(tenant.id(), e))
             .collect();
-        let mut found: HashMap<Email, Stored<Member>> =
-            repo::load_many::<Member, _>(&self.store, &keys)
-                .await?
-                .into_iter()
-                .map(|m| (m.value.email.clone(), m))
-                .collect();
+        repo::load_many::<Member, _>(&self.store, &keys).await
+    }
+
+    async fn named_members(
+        &self,
+        tenant: &Tenant,
+        emails: &[Email],
+    ) -> Result<Vec<Stored<Member>>, ServiceError> {
+        let mut found: HashMap<Email, Stored<Member>> = self
+            .load_members(tenant, emails)
+            .await?
+            .into_iter()
+            .map(|m| (m.value.email.clone(), m))
+            .collect();
         let unknown: Vec<Email> = emails
             .iter()
             .filter(|e| !found.contains_key(e))

@@ -142,6 +142,26 @@ fn problem(problem: Problem) -> Response {
         .into_response()
 }
 
+/// A 500 problem, for the local server's own failures.
+fn internal(detail: String) -> Response {
+    problem(Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        detail,
+    ))
+}
+
+/// Writes state that survives restarts (tokens, the clock) to the data
+/// directory; on failure, the 500 answer naming `what`.
+fn save(path: &Path, bytes: serde_json::Result<Vec<u8>>, what: &str) -> Option<Response> {
+    bytes
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| std::fs::write(path, bytes))
+        .err()
+        .map(|e| internal(format!("could not save {what}: {e}")))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
@@ -178,16 +198,8 @@ async fn mint_token(State(local): State<Arc<Local>>, body: Bytes) -> Response {
         tokens.insert(token.clone(), claims);
         serde_json::to_vec(&*tokens)
     };
-    if let Err(e) = saved
-        .map_err(std::io::Error::other)
-        .and_then(|bytes| std::fs::write(&local.tokens_file, bytes))
-    {
-        return problem(Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            format!("could not save the token: {e}"),
-        ));
+    if let Some(response) = save(&local.tokens_file, saved, "the token") {
+        return response;
     }
     (
         StatusCode::CREATED,
@@ -199,12 +211,7 @@ async fn mint_token(State(local): State<Arc<Local>>, body: Bytes) -> Response {
 async fn outbox(State(local): State<Arc<Local>>) -> Response {
     match seatkeeper_adapters::outbox::read_all(&local.outbox) {
         Ok(entries) => Json(entries).into_response(),
-        Err(e) => problem(Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            format!("could not read the outbox: {e}"),
-        )),
+        Err(e) => internal(format!("could not read the outbox: {e}")),
     }
 }
 
@@ -222,16 +229,12 @@ async fn set_clock(State(local): State<Arc<Local>>, body: Bytes) -> Response {
         return problem(Problem::invalid("today", "must be a date, YYYY-MM-DD"));
     };
     local.clock.set_today(today);
-    if let Err(e) = serde_json::to_vec(&Some(today))
-        .map_err(std::io::Error::other)
-        .and_then(|bytes| std::fs::write(&local.clock_file, bytes))
-    {
-        return problem(Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            format!("could not save the clock: {e}"),
-        ));
+    if let Some(response) = save(
+        &local.clock_file,
+        serde_json::to_vec(&Some(today)),
+        "the clock",
+    ) {
+        return response;
     }
     Json(serde_json::json!({ "today": today })).into_response()
 }
@@ -248,14 +251,7 @@ const SCHEDULED_EVENT: &str = include_str!("../../../tests/fixtures/events/sched
 async fn run_expiry_check(State(local): State<Arc<Local>>) -> Response {
     let mut event: serde_json::Value = match serde_json::from_str(SCHEDULED_EVENT) {
         Ok(event) => event,
-        Err(e) => {
-            return problem(Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-                e.to_string(),
-            ))
-        }
+        Err(e) => return internal(e.to_string()),
     };
     event["time"] = serde_json::json!(local.clock.now().to_rfc3339());
     let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
@@ -288,14 +284,7 @@ async fn put_object(
     );
     let mut event: serde_json::Value = match serde_json::from_str(S3_PUT_EVENT) {
         Ok(event) => event,
-        Err(e) => {
-            return problem(Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-                e.to_string(),
-            ))
-        }
+        Err(e) => return internal(e.to_string()),
     };
     let record = &mut event["Records"][0]["s3"];
     record["bucket"]["name"] = serde_json::json!(bucket);
@@ -305,14 +294,7 @@ async fn put_object(
     record["object"]["eTag"] = serde_json::json!(etag);
     let event = match serde_json::from_value(event) {
         Ok(event) => lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
-        Err(e) => {
-            return problem(Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-                e.to_string(),
-            ))
-        }
+        Err(e) => return internal(e.to_string()),
     };
     match import_renewals::handle(&local.app, event).await {
         Ok(outcomes) => (

@@ -376,6 +376,34 @@ async fn edge_behaviour() {
         (other.status, other.code()),
         (StatusCode::CONFLICT, "idempotency_key_reused")
     );
+    // A refusal replays too, code and all.
+    let twice = json!({"email": "x@acme.io", "name": "Again", "role": "learner"});
+    let refused = app
+        .send(
+            reqwest::Method::POST,
+            &path,
+            Some(&am),
+            Some(&twice),
+            Some("key-2"),
+        )
+        .await;
+    let refused_again = app
+        .send(
+            reqwest::Method::POST,
+            &path,
+            Some(&am),
+            Some(&twice),
+            Some("key-2"),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::CONFLICT, "member_exists")
+    );
+    assert_eq!(
+        (refused_again.status, &refused_again.body),
+        (StatusCode::CONFLICT, &refused.body)
+    );
     let without_key = app
         .send(reqwest::Method::POST, &path, Some(&am), Some(&body), None)
         .await;

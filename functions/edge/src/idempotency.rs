@@ -210,12 +210,11 @@ impl StoredResponse {
     fn into_outcome(self) -> Outcome {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
         if self.problem {
-            let code = self.body["code"]
-                .as_str()
-                .map(leak_code)
-                .unwrap_or("replayed");
             let detail = self.body["detail"].as_str().unwrap_or_default().to_string();
-            let mut problem = Problem::new(status, code, "Replayed", detail);
+            // The stored body's members (its code and title among them) are
+            // laid over these when the problem is written, so the replay is
+            // the first answer to the byte.
+            let mut problem = Problem::new(status, "replayed", "Replayed", detail);
             if let serde_json::Value::Object(members) = self.body {
                 problem.extra = members;
             }
@@ -227,29 +226,4 @@ impl StoredResponse {
             })
         }
     }
-}
-
-/// Problem codes are a small fixed set; map a stored one back to its static str.
-fn leak_code(code: &str) -> &'static str {
-    const CODES: &[&str] = &[
-        "validation_failed",
-        "unauthorized",
-        "forbidden",
-        "not_found",
-        "no_seats_available",
-        "order_not_requested",
-        "term_ended",
-        "below_minimum_seats",
-        "below_allocated_seats",
-        "wrong_plan",
-        "member_exists",
-        "already_active",
-        "unknown_members",
-        "payload_too_large",
-    ];
-    CODES
-        .iter()
-        .find(|c| **c == code)
-        .copied()
-        .unwrap_or("replayed")
 }

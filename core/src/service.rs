@@ -22,8 +22,9 @@ use crate::types::{CompanyId, Currency, Email, LicenceType, OrderId, PartnerId, 
 
 /// How often a use case re-reads and retries after losing an optimistic race.
 const MAX_ATTEMPTS: u32 = 60;
-/// Most members one allocation may name, so a request stays one bounded job.
-pub const MAX_EMAILS_PER_ALLOCATION: usize = 1000;
+/// Most members one allocation licenses: with the pool and the audit event
+/// they must fit one transaction, which is what makes it all or nothing.
+pub const MAX_EMAILS_PER_ALLOCATION: usize = MAX_TRANSACTION_ITEMS - 2;
 /// Largest page a list returns.
 pub const MAX_PAGE: u32 = 200;
 
@@ -960,11 +961,10 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         if !already.is_empty() {
             return Err(ServiceError::AlreadyActive { emails: already });
         }
-        // Pool, audit event and members must fit one transaction.
-        if members.len() + 2 > MAX_TRANSACTION_ITEMS {
+        if members.len() > MAX_EMAILS_PER_ALLOCATION {
             return Err(ServiceError::invalid(
                 "emails",
-                format!("at most {} members can be licensed in one allocation; use a CSV import for more", MAX_TRANSACTION_ITEMS - 2),
+                format!("at most {MAX_EMAILS_PER_ALLOCATION} members can be licensed in one allocation; use a CSV import for more"),
             ));
         }
         let needed = u32::try_from(members.len()).unwrap_or(u32::MAX);

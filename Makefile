@@ -2,20 +2,31 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test lint fmt deps run openapi lambda-isolation template-lint build-lambda bench
+.PHONY: test lint fmt deps run watch openapi lambda-isolation template-lint build-lambda bench
 
 ## The whole API on http://127.0.0.1:3000, on SQLite in ./data (SEATKEEPER_PORT
 ## and SEATKEEPER_DATA_DIR override). Needs only Rust.
 run:
 	$(CARGO) run -p local-server --bin seatkeeper-local
 
+## The function binaries themselves under `cargo lambda watch` on
+## http://127.0.0.1:9000, routed by the workspace's router metadata; SQLite in
+## data/watch unless SEATKEEPER_STORE=dynamodb (docs/DEPLOY.md). Tokens:
+## infra/scripts/watch-token.sh.
+watch:
+	bash infra/scripts/watch.sh
+
 ## Every test: installs what the tests need (Java, DynamoDB Local, moto), lints,
 ## checks no local-only code reaches a Lambda, lints template.yaml (cfn-lint,
-## sam validate --lint), runs the workspace's tests, then runs the README's
-## walkthrough against `make run`.
+## sam validate --lint), runs the workspace's tests, runs the README's
+## walkthrough against `make run`, then a journey through `cargo lambda watch`
+## on SQLite and on DynamoDB Local.
 test: deps lint lambda-isolation template-lint
 	$(CARGO) test --workspace --all-targets
+	$(CARGO) test -p seatkeeper-edge --features watch --lib
 	bash infra/scripts/readme-walkthrough.sh
+	bash infra/scripts/watch.sh walkthrough sqlite
+	bash infra/scripts/watch.sh walkthrough dynamodb
 
 ## Benchmarks (optimised build) that print figures: the daily check over
 ## 100 000 members with 1 000 due; a 100 000-row CSV previewed and confirmed.
@@ -34,7 +45,7 @@ template-lint:
 ## Every function as an arm64 `target/lambda/<name>/bootstrap` with
 ## cargo-lambda and ziglang from PyPI (in .venv/), one `-p <name>` at a time,
 ## then each binary's size (docs/DEPLOY.md). ARCH=x86-64 builds for x86_64;
-## arm64 needs `rustup target add aarch64-unknown-linux-gnu`.
+## arm64 needs the aarch64 standard library (`rustup target add aarch64-unknown-linux-gnu`).
 build-lambda:
 	bash infra/scripts/build-lambda.sh
 
@@ -47,6 +58,7 @@ deps:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p seatkeeper-edge --all-targets --features watch -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

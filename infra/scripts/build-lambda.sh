@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds every Lambda function as a `bootstrap` with cargo-lambda, then prints
-# each binary's size (stripped: the release profile has `strip = true`).
+# each binary's size (stripped: the release profile has `strip = true`) as the
+# table in docs/DEPLOY.md.
 #
 #   build-lambda.sh                 every package under functions/ but edge, for arm64
 #   build-lambda.sh NAME...         only these packages
@@ -17,34 +18,12 @@
 # letting cargo-lambda try to download it.
 set -euo pipefail
 
-readonly CARGO_LAMBDA="cargo-lambda==1.9.2"
 readonly ZIGLANG="ziglang==0.14.1"
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-readonly VENV="$root/.venv"
+readonly LOG_NAME="build-lambda"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$root"
-
-log() { echo "build-lambda: $*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
-
-ensure_venv() {
-  if [[ ! -x "$VENV/bin/python" ]]; then
-    log "creating $VENV"
-    python3 -m venv "$VENV" || die "python3 -m venv failed; install Debian's python3-venv"
-  fi
-}
-
-# Installs a pinned PyPI package unless that exact version is there already.
-pip_pin() {
-  local spec="$1" name="${1%%==*}" version="${1##*==}"
-  if [[ "$("$VENV/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p')" != "$version" ]]; then
-    log "installing $spec"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$spec" >&2
-  fi
-}
 
 case "${ARCH:-arm64}" in
   arm64 | aarch64) flag=--arm64 triple=aarch64-unknown-linux-gnu ;;
@@ -59,7 +38,6 @@ if [[ ! -d "$sysroot/lib/rustlib/$triple/lib" ]]; then
   (or build for this machine's own architecture with ARCH=x86-64; template.yaml deploys arm64)"
 fi
 
-ensure_venv
 pip_pin "$CARGO_LAMBDA"
 pip_pin "$ZIGLANG"
 # cargo finds `cargo-lambda` on PATH; cargo-zigbuild finds zig through the
@@ -82,13 +60,28 @@ for package in "${packages[@]}"; do
   cargo lambda build --release "$flag" -p "$package"
 done
 
-printf '\n%-22s %12s  %s\n' function bytes MiB
+# The sizes table of docs/DEPLOY.md: stripped bytes, MiB, and the deflated
+# zip Lambda is given.
 for package in "${packages[@]}"; do
-  binary="target/lambda/$package/bootstrap"
-  [[ -f "$binary" ]] || die "$binary was not built"
-  bytes="$(stat -c %s "$binary")"
-  printf '%-22s %12s  %s\n' "$package" "$bytes" "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')"
+  [[ -f "target/lambda/$package/bootstrap" ]] || die "target/lambda/$package/bootstrap was not built"
 done
+echo
+python3 - "${packages[@]}" <<'PY'
+import io, os, sys, zipfile
+
+def spaced(n):
+    return f"{n:,}".replace(",", " ")
+
+print("| function | bootstrap (bytes) | MiB | zip (bytes) |")
+print("|---|---:|---:|---:|")
+for package in sorted(sys.argv[1:]):
+    path = f"target/lambda/{package}/bootstrap"
+    size = os.path.getsize(path)
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(path, "bootstrap")
+    print(f"| `{package}` | {spaced(size)} | {size / 1048576:.1f} | {spaced(len(packed.getvalue()))} |")
+PY
 if command -v file >/dev/null 2>&1; then
   echo
   for package in "${packages[@]}"; do

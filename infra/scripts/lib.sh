@@ -1,12 +1,16 @@
 # shellcheck shell=bash
-# Shared by the emulator scripts (dynamodb-local.sh, moto.sh); sourced, not run:
+# Shared by the scripts here; sourced, not run:
 #
 #   readonly LOG_NAME="moto"    # the prefix of log lines
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #
-# Sets `root`, the repository root. The sourcing script's lines 4-6 are its usage.
+# Sets `root`, the repository root, and `VENV`, the git-ignored virtualenv
+# the Python tools share. The sourcing script's lines 4-6 are its usage.
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="$root/.venv"
+# cargo-lambda, for build-lambda.sh and watch.sh; bump on purpose.
+CARGO_LAMBDA="cargo-lambda==1.9.2"
 
 log() { echo "$LOG_NAME: $*" >&2; }
 die() {
@@ -67,5 +71,24 @@ serve() {
     wait "$server_pid" || status=$?
     trap - EXIT
     exit "$status"
+  fi
+}
+
+# Creates the shared virtualenv when missing.
+ensure_venv() {
+  if [[ ! -x "$VENV/bin/python" ]]; then
+    log "creating $VENV"
+    python3 -m venv "$VENV" || die "python3 -m venv failed; install Debian's python3-venv"
+  fi
+}
+
+# Installs a pinned PyPI package (NAME==VERSION) into the virtualenv unless
+# that exact version is there already.
+pip_pin() {
+  local spec="$1" name="${1%%==*}" version="${1##*==}"
+  ensure_venv
+  if [[ "$("$VENV/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p')" != "$version" ]]; then
+    log "installing $spec"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$spec" >&2
   fi
 }

@@ -13,29 +13,11 @@ readonly CFN_LINT="cfn-lint==1.58.0"
 readonly SAM_CLI="aws-sam-cli==1.170.0"
 readonly REGION="eu-west-2"
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-readonly VENV="$root/.venv"
+readonly LOG_NAME="lint-template"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 template="$(realpath "${1:-$root/template.yaml}")"
 
-log() { echo "lint-template: $*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
-
-if [[ ! -x "$VENV/bin/python" ]]; then
-  log "creating $VENV"
-  python3 -m venv "$VENV" || die "python3 -m venv failed; install Debian's python3-venv"
-fi
-
-# Installs a pinned PyPI package unless that exact version is there already.
-pip_pin() {
-  local spec="$1" name="${1%%==*}" version="${1##*==}"
-  if [[ "$("$VENV/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p')" != "$version" ]]; then
-    log "installing $spec"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$spec" >&2
-  fi
-}
 pip_pin "$CFN_LINT"
 pip_pin "$SAM_CLI"
 

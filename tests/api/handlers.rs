@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use seatkeeper_adapters::outbox::{self, OutboxMailer};
+use seatkeeper_adapters::outbox;
 use seatkeeper_adapters::sqlite::SqliteStore;
-use seatkeeper_core::ports::{Clock, ItemStore, Mailer, ManualClock};
+use seatkeeper_core::ports::ManualClock;
 use seatkeeper_core::service::Settings;
-use seatkeeper_core::Seatkeeper;
+use seatkeeper_edge::embedded::Embedded;
 use seatkeeper_edge::lambda_http;
 use seatkeeper_edge::routes::{self, RouteName, ROUTES};
 use seatkeeper_edge::App;
@@ -83,21 +83,14 @@ impl Lambda {
         let store = SqliteStore::open(&dir.path().join("seatkeeper.sqlite")).expect("a store");
         let today = NaiveDate::parse_from_str(today, "%Y-%m-%d").expect("a date");
         let clock = Arc::new(ManualClock::at(today));
-        let outbox = dir.path().join("outbox.jsonl");
-        let mailer = OutboxMailer::new(outbox.clone()).with_clock(clock.clone());
-        let service = Seatkeeper::new(
-            Arc::new(store) as Arc<dyn ItemStore>,
-            clock as Arc<dyn Clock>,
-            Arc::new(mailer) as Arc<dyn Mailer>,
-            Settings::default(),
+        let Embedded { app, outbox, .. } = Embedded::open(
+            dir.path(),
+            &Settings::default().app_base_url,
+            Arc::new(store),
+            clock,
         );
-        let objects = Arc::new(seatkeeper_adapters::local_files::LocalObjects::new(
-            dir.path().join("s3"),
-            "imports",
-            "http://127.0.0.1:3000",
-        ));
         Self {
-            app: App::new(service, objects.clone(), objects),
+            app,
             outbox,
             _dir: dir,
         }

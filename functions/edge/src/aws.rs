@@ -44,10 +44,20 @@ impl Config {
     }
 }
 
-/// Tracing, config and clients: everything a cold start does once.
+/// Tracing, config and clients: everything a cold start does once. Under
+/// `cargo lambda watch` (the `watch` feature) the app runs on the local
+/// stand-ins instead: see [`crate::watch`].
 pub async fn start() -> Result<App, lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
+    #[cfg(feature = "watch")]
+    let app = crate::watch::app().await?;
+    #[cfg(not(feature = "watch"))]
+    let app = on_aws(Config::from_env()?).await;
+    Ok(app)
+}
+
+/// The app on DynamoDB, SES and S3.
+pub async fn on_aws(config: Config) -> App {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name);
     let mailer = SesMailer::new(
@@ -66,11 +76,7 @@ pub async fn start() -> Result<App, lambda_http::Error> {
         Arc::new(mailer) as _,
         settings,
     );
-    Ok(App::new(
-        service,
-        Arc::new(uploads),
-        Arc::new(S3Objects::new(s3)),
-    ))
+    App::new(service, Arc::new(uploads), Arc::new(S3Objects::new(s3)))
 }
 
 #[cfg(test)]

@@ -16,13 +16,12 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use seatkeeper_adapters::local_files::LocalObjects;
-use seatkeeper_adapters::outbox::OutboxMailer;
 use seatkeeper_adapters::sqlite::SqliteStore;
 use seatkeeper_core::dates::parse_date;
 use seatkeeper_core::ports::{Clock, ManualClock};
-use seatkeeper_core::service::Settings;
 use seatkeeper_core::types::Email;
-use seatkeeper_core::{Role, Seatkeeper};
+use seatkeeper_core::Role;
+use seatkeeper_edge::embedded::{self, DataDirError, Embedded};
 use seatkeeper_edge::lambda_http;
 use seatkeeper_edge::local_event::{self, HttpCall};
 use seatkeeper_edge::routes::{self, Lookup};
@@ -39,16 +38,15 @@ pub struct LocalConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
-    #[error("cannot use the data directory {0}: {1}")]
-    DataDir(PathBuf, std::io::Error),
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
     #[error("cannot open the store: {0}")]
     Store(#[from] seatkeeper_core::ports::StoreError),
 }
 
 type Claims = HashMap<String, String>;
 
-/// The local stand-in for the imports bucket.
-pub const IMPORTS_BUCKET: &str = "seatkeeper-imports";
+pub use seatkeeper_edge::embedded::IMPORTS_BUCKET;
 /// Largest upload the local "S3" accepts; the import itself fails files
 /// over its own limit with a reason.
 const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
@@ -75,31 +73,26 @@ impl Local {
     /// Opens (or creates) the data directory; tokens and the clock survive restarts.
     pub fn open(config: &LocalConfig) -> Result<Arc<Self>, LocalError> {
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir).map_err(|e| LocalError::DataDir(dir.clone(), e))?;
-        let store = SqliteStore::open(&dir.join("seatkeeper.sqlite"))?;
-        let outbox = dir.join("outbox.jsonl");
+        embedded::data_dir(dir)?;
+        let store = SqliteStore::open(&embedded::sqlite_path(dir))?;
         let clock_file = dir.join("clock.json");
         let clock = Arc::new(ManualClock::default());
         if let Some(today) = read_json::<Option<NaiveDate>>(&clock_file) {
             clock.set_today(today);
         }
-        let settings = Settings {
-            app_base_url: config.base_url.clone(),
-        };
-        let service = Seatkeeper::new(
-            Arc::new(store) as _,
+        let Embedded {
+            app,
+            objects,
+            outbox,
+        } = Embedded::open(
+            dir,
+            &config.base_url,
+            Arc::new(store),
             clock.clone() as Arc<dyn Clock>,
-            Arc::new(OutboxMailer::new(outbox.clone()).with_clock(clock.clone())) as _,
-            settings,
         );
         let tokens_file = dir.join("tokens.json");
-        let objects = Arc::new(LocalObjects::new(
-            dir.join("s3"),
-            IMPORTS_BUCKET,
-            config.base_url.clone(),
-        ));
         Ok(Arc::new(Self {
-            app: App::new(service, objects.clone(), objects.clone()),
+            app,
             objects,
             clock,
             outbox,

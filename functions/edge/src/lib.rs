@@ -23,6 +23,7 @@ pub mod local_event;
 #[cfg(feature = "watch")]
 pub mod watch;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -189,12 +190,12 @@ pub fn caller_from(request: &Request) -> Result<Caller, Problem> {
             .authorizer
             .as_ref()
             .and_then(|a| a.jwt.as_ref())
-            .map(|jwt| jwt.claims.clone()),
+            .map(|jwt| Cow::Borrowed(&jwt.claims)),
         _ => None,
     };
     // `cargo lambda watch` has no authorizer: the edge stands in for it.
     #[cfg(feature = "watch")]
-    let claims = claims.or_else(|| watch::bearer_claims(request));
+    let claims = claims.or_else(|| watch::bearer_claims(request).map(Cow::Owned));
     let claims = claims
         .ok_or_else(|| Problem::unauthorized("no credentials: sign in and send a bearer token"))?;
     let claim = |name: &str| claims.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());

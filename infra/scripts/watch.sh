@@ -68,7 +68,7 @@ walkthrough() {
   cargo build --quiet --features watch "${bins[@]}"
 
   port="$(free_port)"
-  setsid "$0" serve "$port" >"$work/watch.log" 2>&1 &
+  setsid bash "$root/infra/scripts/watch.sh" serve "$port" >"$work/watch.log" 2>&1 &
   pid=$!
   pids+=("$pid")
   wait_for_port "$port" "$pid" "cargo lambda watch"

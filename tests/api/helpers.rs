@@ -23,6 +23,23 @@ impl Answer {
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or_default()
     }
+
+    /// A 409 `no_seats_available` naming how many seats were needed and free.
+    pub fn expect_no_seats(&self, needed: u64, available: u64) {
+        assert_eq!(
+            (self.status, self.code()),
+            (StatusCode::CONFLICT, "no_seats_available"),
+            "{}",
+            self.body
+        );
+        assert_eq!(
+            (
+                self.body["needed"].as_u64(),
+                self.body["available"].as_u64()
+            ),
+            (Some(needed), Some(available))
+        );
+    }
 }
 
 impl TestApp {
@@ -91,6 +108,18 @@ impl TestApp {
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
         self.send(reqwest::Method::POST, path, Some(token), Some(&body), None)
             .await
+    }
+
+    /// A POST with an `Idempotency-Key`.
+    pub async fn post_keyed(&self, path: &str, token: &str, body: &Value, key: &str) -> Answer {
+        self.send(
+            reqwest::Method::POST,
+            path,
+            Some(token),
+            Some(body),
+            Some(key),
+        )
+        .await
     }
 
     pub async fn token(

@@ -99,17 +99,7 @@ async fn renew_expired_learners_from_a_csv() {
     let short = app
         .post(&confirm, &lead, json!({"licence_type": "standard"}))
         .await;
-    assert_eq!(
-        (short.status, short.code()),
-        (StatusCode::CONFLICT, "no_seats_available")
-    );
-    assert_eq!(
-        (
-            short.body["needed"].as_u64(),
-            short.body["available"].as_u64()
-        ),
-        (Some(3), Some(1))
-    );
+    short.expect_no_seats(3, 1);
     let still = app
         .get(
             &format!("/v1/companies/{company}/members?licence_status=expired"),

@@ -192,17 +192,7 @@ async fn trial_conversion_by_partner() {
             json!({"licence_type": "standard", "all_expired": true}),
         )
         .await;
-    assert_eq!(
-        (short.status, short.code()),
-        (StatusCode::CONFLICT, "no_seats_available")
-    );
-    assert_eq!(
-        (
-            short.body["needed"].as_u64(),
-            short.body["available"].as_u64()
-        ),
-        (Some(4), Some(3))
-    );
+    short.expect_no_seats(4, 3);
     let unchanged = app.get(&format!("/v1/companies/{company}"), &partner).await;
     assert_eq!(
         (
@@ -333,24 +323,8 @@ async fn edge_behaviour() {
         .await;
     let path = format!("/v1/companies/{company}/members");
     let body = json!({"email": "x@acme.io", "name": "X", "role": "learner"});
-    let first = app
-        .send(
-            reqwest::Method::POST,
-            &path,
-            Some(&am),
-            Some(&body),
-            Some("key-1"),
-        )
-        .await;
-    let replay = app
-        .send(
-            reqwest::Method::POST,
-            &path,
-            Some(&am),
-            Some(&body),
-            Some("key-1"),
-        )
-        .await;
+    let first = app.post_keyed(&path, &am, &body, "key-1").await;
+    let replay = app.post_keyed(&path, &am, &body, "key-1").await;
     assert_eq!(
         (first.status, replay.status),
         (StatusCode::CREATED, StatusCode::CREATED)
@@ -364,12 +338,11 @@ async fn edge_behaviour() {
         Some("true")
     );
     let other = app
-        .send(
-            reqwest::Method::POST,
+        .post_keyed(
             &path,
-            Some(&am),
-            Some(&json!({"email": "y@acme.io", "name": "Y", "role": "learner"})),
-            Some("key-1"),
+            &am,
+            &json!({"email": "y@acme.io", "name": "Y", "role": "learner"}),
+            "key-1",
         )
         .await;
     assert_eq!(
@@ -378,24 +351,8 @@ async fn edge_behaviour() {
     );
     // A refusal replays too, code and all.
     let twice = json!({"email": "x@acme.io", "name": "Again", "role": "learner"});
-    let refused = app
-        .send(
-            reqwest::Method::POST,
-            &path,
-            Some(&am),
-            Some(&twice),
-            Some("key-2"),
-        )
-        .await;
-    let refused_again = app
-        .send(
-            reqwest::Method::POST,
-            &path,
-            Some(&am),
-            Some(&twice),
-            Some("key-2"),
-        )
-        .await;
+    let refused = app.post_keyed(&path, &am, &twice, "key-2").await;
+    let refused_again = app.post_keyed(&path, &am, &twice, "key-2").await;
     assert_eq!(
         (refused.status, refused.code()),
         (StatusCode::CONFLICT, "member_exists")

@@ -253,16 +253,27 @@ mod tests {
     /// An S3 error response with its XML body.
     fn error(status: &str, code: &str) -> Reply {
         let body = format!("<Error><Code>{code}</Code><Message>from the test</Message></Error>");
-        Reply::Whole(format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\n\
-             Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        ))
+        whole(
+            &format!(
+                "{status}\r\nContent-Type: application/xml\r\nContent-Length: {}",
+                body.len()
+            ),
+            &body,
+        )
     }
 
     /// A response with no body.
     fn bare(head: &str) -> Reply {
-        Reply::Whole(format!("HTTP/1.1 {head}\r\n\r\n"))
+        whole(head, "")
+    }
+
+    /// The server answers one request per connection, so it says so: a
+    /// client that pooled the connection could otherwise send its next
+    /// request down a socket the server is closing, and fail by chance.
+    fn whole(head: &str, body: &str) -> Reply {
+        Reply::Whole(format!(
+            "HTTP/1.1 {head}\r\nConnection: close\r\n\r\n{body}"
+        ))
     }
 
     fn client(endpoint: &str) -> Client {

@@ -12,10 +12,10 @@
 # (`-p NAME`), so its features resolve as `sam build` resolves them, never
 # unified with the local server's. Output: target/lambda/NAME/bootstrap.
 #
-# Cross-compiling needs the Rust standard library for the target:
-# `rustup target add aarch64-unknown-linux-gnu` on a machine whose rustup can
-# download it. Without it the build stops here and says so, rather than
-# letting cargo-lambda try to download it.
+# Cross-compiling needs the Rust standard library for the target. Where it is
+# missing and rustup exists, this adds it (`rustup target add`); where that
+# cannot be done the build stops here and says so, rather than letting
+# cargo-lambda try to download it.
 set -euo pipefail
 
 readonly ZIGLANG="ziglang==0.14.1"
@@ -32,6 +32,10 @@ case "${ARCH:-arm64}" in
 esac
 
 sysroot="$(rustc --print sysroot)"
+if [[ ! -d "$sysroot/lib/rustlib/$triple/lib" ]] && command -v rustup >/dev/null; then
+  log "rustup target add $triple"
+  rustup target add "$triple" || log "rustup could not add $triple"
+fi
 if [[ ! -d "$sysroot/lib/rustlib/$triple/lib" ]]; then
   die "the Rust standard library for $triple is not installed in $sysroot.
   Install it with: rustup target add $triple

@@ -175,18 +175,27 @@ impl<'a> Function<'a> {
             .or_else(|| of(template.get("Globals").and_then(|g| g.get("Function"))))
     }
 
-    /// The Allow statements of its inline policies.
-    fn statements(&self) -> Vec<&'a Value> {
+    /// The Allow statements of its policies: inline ones, and the template's
+    /// own managed policies it attaches by `!Ref`.
+    fn statements(&self, template: &'a Value) -> Vec<&'a Value> {
+        let managed = of_type(template, "AWS::IAM::ManagedPolicy");
         one_or_many(self.properties().and_then(|p| p.get("Policies")))
             .into_iter()
-            .flat_map(|policy| one_or_many(policy.get("Statement")))
+            .flat_map(|policy| {
+                let document = managed
+                    .iter()
+                    .find(|(id, _)| is_ref_to(Some(policy), id))
+                    .and_then(|(_, resource)| resource.get("Properties")?.get("PolicyDocument"))
+                    .unwrap_or(policy);
+                one_or_many(document.get("Statement"))
+            })
             .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
             .collect()
     }
 
     /// The resources an action is allowed on.
-    fn resources_for(&self, action: &str) -> Vec<&'a Value> {
-        self.statements()
+    fn resources_for(&self, template: &'a Value, action: &str) -> Vec<&'a Value> {
+        self.statements(template)
             .into_iter()
             .filter(|s| {
                 one_or_many(s.get("Action"))
@@ -629,12 +638,13 @@ fn the_imports_bucket_is_named_alike_everywhere() {
     assert_none("the imports bucket", problems);
 }
 
-/// The statements of every inline IAM policy in the template: the
-/// functions' and any AWS::IAM::Role's, with where they are.
+/// The statements of every IAM policy the template grants: the
+/// functions' (inline or attached managed) and any AWS::IAM::Role's, with where
+/// they are.
 fn every_statement(template: &Value) -> Vec<(String, &Value)> {
     let mut all = Vec::new();
     for function in functions(template) {
-        for statement in function.statements() {
+        for statement in function.statements(template) {
             all.push((function.name(), statement));
         }
     }
@@ -739,7 +749,7 @@ fn only_the_presigning_function_may_put_uploads() {
     let mut problems = Vec::new();
     for function in functions(&template) {
         let name = function.name();
-        let put = function.resources_for("s3:PutObject");
+        let put = function.resources_for(&template, "s3:PutObject");
         if presigners.contains(name.as_str()) {
             if put != [&uploads] {
                 problems.push(format!(
@@ -756,7 +766,7 @@ fn only_the_presigning_function_may_put_uploads() {
             ));
         }
         let triggered = function.events().iter().any(|(_, kind, _)| kind == "S3");
-        let get = function.resources_for("s3:GetObject");
+        let get = function.resources_for(&template, "s3:GetObject");
         if triggered && get != [&uploads] {
             problems.push(format!(
                 "{name} is triggered by uploads so needs s3:GetObject on exactly {}, has {get:?}",

@@ -3,9 +3,8 @@
 use chrono::NaiveDate;
 
 use crate::dates::NoticeKind;
-use crate::model::{Company, Invoice, Order, Plan};
+use crate::model::{Company, Invoice, Order, Plan, SeatPool};
 use crate::ports::OutgoingEmail;
-use crate::service::PoolView;
 use crate::types::Email;
 
 /// Minor units as a decimal amount: 42740 GBP → "GBP 427.40".
@@ -106,7 +105,7 @@ pub fn order_assigned(
     managers: Vec<String>,
     order: &Order,
     invoice: &Invoice,
-    pool: &PoolView,
+    pool: &SeatPool,
 ) -> OutgoingEmail {
     let lines = vec![
         format!(
@@ -118,7 +117,9 @@ pub fn order_assigned(
         ),
         format!(
             "You now have {} seats: {} allocated, {} free.",
-            pool.purchased, pool.allocated, pool.available
+            pool.purchased,
+            pool.allocated,
+            pool.available()
         ),
         format!(
             "Invoice: {} × {} a year × {} / {} days = {}.",

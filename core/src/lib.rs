@@ -9,15 +9,15 @@ pub mod csv_import;
 pub mod dates;
 pub mod emails;
 pub mod error;
-pub mod expiry;
-pub mod imports;
 pub mod model;
 pub mod ports;
 pub mod pricing;
 pub mod repo;
+pub mod rules;
 pub mod service;
 pub mod types;
 
 pub use caller::{Caller, Role};
 pub use error::ServiceError;
 pub use service::Seatkeeper;
+pub use service::{expiry, imports};

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::dates::{add_months, has_ended};
 use crate::ports::OutgoingEmail;
-use crate::pricing::Quote;
 use crate::types::{
     CompanyId, Currency, Email, ImportId, LicenceType, OrderId, PartnerId, Quantity,
 };
@@ -272,6 +271,19 @@ pub struct ActorRef {
     pub role: String,
     /// Set when a partner admin acted for a customer company.
     pub partner_id: Option<PartnerId>,
+}
+
+/// A price for seats of one licence type, as of a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    pub licence_type: LicenceType,
+    pub quantity: Quantity,
+    pub annual_fee_minor: i64,
+    pub currency: Currency,
+    pub days_remaining: i64,
+    pub days_in_term: i64,
+    pub amount_minor: i64,
+    pub as_of: NaiveDate,
 }
 
 /// A request for seats, and what became of it.

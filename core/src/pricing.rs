@@ -3,11 +3,11 @@
 //! differs.
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 
 use crate::dates::{add_months, days_between};
+pub use crate::model::Quote;
 use crate::model::{OrderKind, Plan, Policy, SeatPool};
-use crate::types::{Currency, LicenceType, Quantity};
+use crate::types::Quantity;
 
 /// Why a price cannot be given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,19 +41,6 @@ pub fn pro_rata_amount(
     // Bounded by quantity × fee, which fits: u32 × i64 ≤ 2^95 only in theory;
     // Quantity::MAX × i64::MAX would not, so saturate rather than wrap.
     i64::try_from(rounded).unwrap_or(i64::MAX)
-}
-
-/// A price for seats of one licence type, as of a date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Quote {
-    pub licence_type: LicenceType,
-    pub quantity: Quantity,
-    pub annual_fee_minor: i64,
-    pub currency: Currency,
-    pub days_remaining: i64,
-    pub days_in_term: i64,
-    pub amount_minor: i64,
-    pub as_of: NaiveDate,
 }
 
 /// For an order actioned on `as_of`: the day billing starts, and the start
@@ -145,6 +132,7 @@ pub fn price(
 mod tests {
     use super::*;
     use crate::dates::parse_date;
+    use crate::types::{Currency, LicenceType};
     use proptest::prelude::*;
 
     fn d(s: &str) -> NaiveDate {

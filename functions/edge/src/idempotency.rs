@@ -69,8 +69,7 @@ impl Idempotency {
         body: &[u8],
     ) -> Result<Begun, Problem> {
         validate(key)?;
-        // Keys are per caller, so two users can never collide.
-        let item_key = Key::new(format!("IDEM#{}#{key}", caller.user_id), "IDEM");
+        let item_key = repo::idempotency_key(&caller.user_id, key);
         let mut hash = Sha256::new();
         hash.update(path.as_bytes());
         hash.update([0]);
@@ -123,7 +122,9 @@ impl Idempotency {
                 // The first attempt died mid-way; take the claim over.
                 let mut taken = existing.value.clone();
                 taken.started_at = now;
-                let write = bump(&item_key, &taken, existing.version, expires_at)?;
+                let write =
+                    repo::update_raw(item_key.clone(), &taken, existing.version, Some(expires_at))
+                        .map_err(Problem::from)?;
                 service
                     .store()
                     .transact(vec![write])
@@ -162,7 +163,8 @@ impl Idempotency {
             let mut record = self.record;
             record.response = Some(StoredResponse::from_outcome(outcome));
             let expires_at = (record.started_at + Duration::hours(RETENTION_HOURS)).timestamp();
-            bump(&self.key, &record, self.version, expires_at)
+            repo::update_raw(self.key.clone(), &record, self.version, Some(expires_at))
+                .map_err(Problem::from)
         };
         let result = match write {
             Ok(write) => service
@@ -175,19 +177,6 @@ impl Idempotency {
         if let Err(problem) = result {
             tracing::warn!(detail = %problem.detail, "could not record an idempotent response");
         }
-    }
-}
-
-fn bump(key: &Key, record: &Record, version: u64, expires_at: i64) -> Result<Write, Problem> {
-    match repo::insert_raw(key.clone(), record, Some(expires_at)).map_err(Problem::from)? {
-        Write::Put { mut item, .. } => {
-            item.version = version + 1;
-            Ok(Write::Put {
-                item,
-                condition: Condition::Version(version),
-            })
-        }
-        other => Ok(other),
     }
 }
 

@@ -24,10 +24,11 @@ use crate::dates::NoticeKind;
 use crate::emails;
 use crate::error::ServiceError;
 use crate::model::{Company, Member, Notice};
-use crate::ports::{Clock, Item, ItemStore, Key, Mailer, StoreError};
+use crate::ports::{Clock, Item, ItemStore, Mailer, StoreError};
 use crate::repo::{self, Stored, DUE_SHARDS};
-use crate::service::Seatkeeper;
-use crate::types::{CompanyId, Email};
+use crate::types::Email;
+
+use super::context::Seatkeeper;
 
 /// How long a claim on a notice holds before another run may take it.
 pub const CLAIM_LEASE_MINUTES: i64 = 15;
@@ -60,10 +61,6 @@ struct RunState {
     last_until: DateTime<Utc>,
 }
 
-fn state_key() -> Key {
-    Key::new("JOB#expiry-check", "STATE")
-}
-
 /// What falls due for one company on one due date, for one kind of notice.
 #[derive(Debug, Default)]
 struct Digest {
@@ -87,7 +84,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         now: DateTime<Utc>,
         deadline: Option<Instant>,
     ) -> Result<ExpiryReport, ServiceError> {
-        let state = repo::load::<RunState, _>(self.store(), &state_key()).await?;
+        let state = repo::load::<RunState, _>(self.store(), &repo::expiry_run_state_key()).await?;
         let after = state
             .as_ref()
             .map_or(now - FIRST_RUN_LOOKBACK, |s| s.value.last_until);
@@ -166,8 +163,8 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         found: Found,
         report: &mut ExpiryReport,
     ) -> Result<(), ServiceError> {
-        let id = CompanyId::parse(pk.trim_start_matches("C#"))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let id = repo::company_of_pk(pk)
+            .ok_or_else(|| StoreError::Corrupt(format!("{pk} is not a company's partition")))?;
         let Some(company) = repo::load::<Company, _>(self.store(), &repo::company_key(&id)).await?
         else {
             return Ok(());
@@ -330,10 +327,17 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     ) -> Result<(), ServiceError> {
         let write = match state {
             Some(stored) if stored.value.last_until >= now => return Ok(()),
-            Some(stored) => {
-                repo::update_raw(state_key(), &RunState { last_until: now }, stored.version)?
-            }
-            None => repo::insert_raw(state_key(), &RunState { last_until: now }, None)?,
+            Some(stored) => repo::update_raw(
+                repo::expiry_run_state_key(),
+                &RunState { last_until: now },
+                stored.version,
+                None,
+            )?,
+            None => repo::insert_raw(
+                repo::expiry_run_state_key(),
+                &RunState { last_until: now },
+                None,
+            )?,
         };
         match self.store().transact(vec![write]).await {
             // A concurrent run moved the mark; either mark is safe.
@@ -348,7 +352,7 @@ fn classify(item: Item, found: &mut BTreeMap<String, Found>) -> Result<(), Servi
     let corrupt =
         |e: serde_json::Error| StoreError::Corrupt(format!("{}/{}: {e}", item.key.pk, item.key.sk));
     let entry = found.entry(item.key.pk.clone()).or_default();
-    if item.key.sk == "COMPANY" {
+    if item.key.sk == repo::COMPANY_SK {
         entry.company_due = true;
     } else if item.key.sk.starts_with(repo::MEMBER_PREFIX) {
         entry

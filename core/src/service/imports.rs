@@ -20,11 +20,14 @@ use crate::csv_import::{ImportFailure, Limits, Preview, PreviewBuilder};
 use crate::error::ServiceError;
 use crate::model::*;
 use crate::ports::{
-    Clock, ItemStore, Key, Mailer, ObjectError, ObjectReader, Query, StoreError, UploadTarget,
+    Clock, ItemStore, Mailer, ObjectError, ObjectReader, Query, StoreError, UploadTarget,
     MAX_TRANSACTION_ITEMS,
 };
-use crate::repo::{self, Record, Stored};
-use crate::service::{ensure_term_open, new_licence, shortage, PoolView, Seatkeeper, Tenant};
+use crate::repo::{self, import_chunk_key, import_key, Stored};
+use crate::rules::{ensure_term_open, new_licence, shortage};
+
+use super::context::{Seatkeeper, Tenant};
+use super::views::PoolView;
 use crate::types::{CompanyId, Email, ImportId, LicenceType};
 
 /// Members renewed per transaction (with the import's progress: ≤ 100 items).
@@ -33,23 +36,6 @@ pub const CHUNK: usize = MAX_TRANSACTION_ITEMS - 2;
 pub const UPLOAD_URL_SECONDS: u64 = 15 * 60;
 /// How long a preview's chunk items live (DynamoDB TTL).
 const CHUNK_TTL_DAYS: i64 = 14;
-
-impl Record for Import {
-    fn key(&self, company: &CompanyId) -> Key {
-        import_key(company, &self.id)
-    }
-}
-
-pub fn import_key(company: &CompanyId, import: &ImportId) -> Key {
-    Key::new(repo::company_pk(company), format!("I#{import}"))
-}
-
-fn chunk_key(company: &CompanyId, import: &ImportId, generation: &str, n: u32) -> Key {
-    Key::new(
-        repo::company_pk(company),
-        format!("I#{import}#R#{generation}#{n:06}"),
-    )
-}
 
 /// Where a company's upload for an import goes, and how to read it back.
 pub fn object_key(company: &CompanyId, import: &ImportId) -> String {
@@ -266,7 +252,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 for (n, emails) in chunks.iter().enumerate() {
                     let n = u32::try_from(n).unwrap_or(u32::MAX);
                     writes.push(repo::insert_raw(
-                        chunk_key(&company.id, &import.id, &generation, n),
+                        import_chunk_key(&company.id, &import.id, &generation, n),
                         emails,
                         Some(expires_at),
                     )?);
@@ -443,7 +429,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         let generation = import.generation.as_deref().unwrap_or_default();
         Ok(repo::load::<Vec<Email>, _>(
             self.store(),
-            &chunk_key(company, &import.id, generation, n),
+            &import_chunk_key(company, &import.id, generation, n),
         )
         .await?
         .map(|c| c.value)

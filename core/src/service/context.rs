@@ -1,0 +1,198 @@
+//! What every use case shares: the service and its ports, the tenant a
+//! request acts on, and the writes that go with any change (audit events,
+//! notices) and the retry loop for optimistic races.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+
+use crate::caller::Caller;
+use crate::error::ServiceError;
+use crate::model::{AuditEvent, Company, Member, Notice, SeatPool};
+use crate::ports::{Clock, ItemStore, Mailer, OutgoingEmail, Write};
+use crate::repo::{self, Stored};
+use crate::types::{CompanyId, Email, LicenceType};
+
+/// How often a use case re-reads and retries after losing an optimistic race.
+const MAX_ATTEMPTS: u32 = 60;
+
+/// Settings the use cases need from the deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Where links in e-mails point, e.g. `https://app.example.com`.
+    pub app_base_url: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            app_base_url: "http://127.0.0.1:3000".to_string(),
+        }
+    }
+}
+
+/// Seatkeeper's use cases over a store, a clock and a mailer.
+pub struct Seatkeeper<S, C, M> {
+    store: S,
+    clock: C,
+    mailer: M,
+    settings: Settings,
+}
+
+/// A company as read, with its own today.
+pub(super) struct Tenant {
+    pub(super) company: Stored<Company>,
+    pub(super) today: NaiveDate,
+}
+
+impl Tenant {
+    pub(super) fn id(&self) -> &CompanyId {
+        &self.company.value.id
+    }
+}
+
+impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
+    pub fn new(store: S, clock: C, mailer: M, settings: Settings) -> Self {
+        Self {
+            store,
+            clock,
+            mailer,
+            settings,
+        }
+    }
+
+    pub fn mailer(&self) -> &M {
+        &self.mailer
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The write that records an e-mail owed, to go in the same transaction
+    /// as the change that causes it.
+    pub(super) fn notice(
+        &self,
+        company: &Company,
+        dedup_key: String,
+        email: OutgoingEmail,
+    ) -> Result<(Write, Notice), ServiceError> {
+        let notice = Notice {
+            dedup_key,
+            company_id: company.id.clone(),
+            kind: email.kind.clone(),
+            due_on: self.clock.today_in(company.timezone),
+            retry_at: self.clock.now(),
+            email,
+            claimed_until: None,
+            sent_at: None,
+        };
+        Ok((repo::insert(company, &notice)?, notice))
+    }
+
+    /// Sends a committed notice and marks it sent. A failure leaves it
+    /// pending in the due index for the daily run to retry; the change that
+    /// caused it has happened either way, so the caller is not failed.
+    pub async fn deliver(&self, company: &Company, mut notice: Notice, version: u64) -> bool {
+        if self.mailer.send(&notice.email).await.is_err() {
+            return false;
+        }
+        notice.sent_at = Some(self.clock.now());
+        match repo::update(company, &notice, version) {
+            Ok(write) => self.store.transact(vec![write]).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Loads a company the caller may act on; any other answers 404.
+    pub(super) async fn tenant(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+    ) -> Result<Tenant, ServiceError> {
+        let not_found = ServiceError::NotFound { what: "company" };
+        let id = CompanyId::parse(company_id).map_err(|_| not_found.clone())?;
+        let company: Stored<Company> = repo::load(&self.store, &repo::company_key(&id))
+            .await?
+            .ok_or(not_found.clone())?;
+        if !caller.can_act_on(&company.value) {
+            return Err(not_found);
+        }
+        let today = self.clock.today_in(company.value.timezone);
+        Ok(Tenant { company, today })
+    }
+
+    pub(super) async fn pool(
+        &self,
+        tenant: &Tenant,
+        licence_type: &LicenceType,
+    ) -> Result<Stored<SeatPool>, ServiceError> {
+        repo::load(&self.store, &repo::pool_key(tenant.id(), licence_type))
+            .await?
+            .ok_or(ServiceError::NotFound {
+                what: "licence type",
+            })
+    }
+
+    /// The members with these e-mails that exist, in one batched read.
+    pub(super) async fn load_members(
+        &self,
+        tenant: &Tenant,
+        emails: &[Email],
+    ) -> Result<Vec<Stored<Member>>, ServiceError> {
+        let keys: Vec<_> = emails
+            .iter()
+            .map(|e| repo::member_key(tenant.id(), e))
+            .collect();
+        repo::load_many::<Member, _>(&self.store, &keys).await
+    }
+
+    /// The audit event of a change, to go in the change's transaction.
+    pub(super) fn audit(
+        &self,
+        caller: &Caller,
+        tenant: &Company,
+        action: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+    ) -> Result<Write, ServiceError> {
+        let event = AuditEvent {
+            company_id: tenant.id.clone(),
+            at: self.clock.now(),
+            actor: caller.actor(),
+            acting_for: caller.acting_for(tenant),
+            action: action.to_string(),
+            before,
+            after,
+        };
+        repo::insert_raw(repo::audit_key(&tenant.id), &event, None)
+    }
+
+    /// Runs `attempt` until it stops losing optimistic races, sleeping a
+    /// random, growing while between tries ("full jitter").
+    pub(super) async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, ServiceError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ServiceError>>,
+    {
+        for n in 0..MAX_ATTEMPTS {
+            match attempt().await {
+                Err(e) if e.is_contention() => {
+                    let cap_ms = (2u64 << n.min(6)).min(100);
+                    tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=cap_ms))).await;
+                }
+                other => return other,
+            }
+        }
+        Err(ServiceError::Busy)
+    }
+}

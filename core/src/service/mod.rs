@@ -1,0 +1,28 @@
+//! The use cases, generic over the ports, one file per area. Every check of
+//! role and tenancy, every rule and every write goes through here, whichever
+//! edge called.
+//!
+//! - `context`: the service, the tenant a request acts on, audit, notices,
+//!   retries — what every use case shares;
+//! - `inputs` and `views`: what the use cases take and answer;
+//! - `companies`, `members`, `orders`, `allocation`, `imports`, `expiry`: the
+//!   use cases themselves, each an `impl Seatkeeper` block.
+//!
+//! The rules they apply are pure functions in [`crate::rules`].
+
+mod allocation;
+mod companies;
+mod context;
+pub mod expiry;
+pub mod imports;
+mod inputs;
+mod members;
+mod orders;
+mod views;
+
+pub use context::{Seatkeeper, Settings};
+pub use inputs::{
+    Allocation, NewCompany, NewManager, NewMember, NewPlan, NewPool, OrderRequest,
+    MAX_EMAILS_PER_ALLOCATION, MAX_PAGE,
+};
+pub use views::{Allocated, Assignment, CompanyView, ListPage, MemberCounts, MemberView, PoolView};

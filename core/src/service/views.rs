@@ -1,0 +1,113 @@
+//! What the use cases answer: the shapes clients read.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::model::{
+    Company, CompanyStatus, Invoice, LicenceStatus, Member, MemberRole, Order, Plan, Policy,
+    SeatPool,
+};
+use crate::types::{Currency, Email, LicenceType};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PoolView {
+    #[serde(rename = "type")]
+    pub licence_type: LicenceType,
+    pub policy: Policy,
+    pub annual_fee_minor: i64,
+    pub currency: Currency,
+    pub purchased: u32,
+    pub allocated: u32,
+    pub available: u32,
+}
+
+impl From<&SeatPool> for PoolView {
+    fn from(pool: &SeatPool) -> Self {
+        Self {
+            licence_type: pool.licence_type.clone(),
+            policy: pool.policy,
+            annual_fee_minor: pool.annual_fee_minor,
+            currency: pool.currency.clone(),
+            purchased: pool.purchased,
+            allocated: pool.allocated,
+            available: pool.available(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MemberCounts {
+    pub active: u64,
+    pub expired: u64,
+    pub unlicensed: u64,
+}
+
+impl MemberCounts {
+    /// The members by their licence status on `today`.
+    pub(super) fn tally<'a>(
+        members: impl Iterator<Item = &'a Member>,
+        plan: &Plan,
+        today: NaiveDate,
+    ) -> Self {
+        members.fold(Self::default(), |mut counts, member| {
+            match member.status(plan, today) {
+                LicenceStatus::Active => counts.active += 1,
+                LicenceStatus::Expired => counts.expired += 1,
+                LicenceStatus::Unlicensed => counts.unlicensed += 1,
+            }
+            counts
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompanyView {
+    #[serde(flatten)]
+    pub company: Company,
+    pub status: CompanyStatus,
+    pub today: NaiveDate,
+    pub pools: Vec<PoolView>,
+    pub counts: MemberCounts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberView {
+    pub email: Email,
+    pub name: String,
+    pub role: MemberRole,
+    pub licence_type: Option<LicenceType>,
+    pub expires_on: Option<NaiveDate>,
+    pub status: LicenceStatus,
+}
+
+impl MemberView {
+    pub(super) fn new(member: &Member, plan: &Plan, today: NaiveDate) -> Self {
+        Self {
+            email: member.email.clone(),
+            name: member.name.clone(),
+            role: member.role,
+            licence_type: member.licence.as_ref().map(|l| l.licence_type.clone()),
+            expires_on: member.licence.as_ref().map(|l| l.expires_on(plan)),
+            status: member.status(plan, today),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListPage<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assignment {
+    pub order: Order,
+    pub invoice: Invoice,
+    pub pool: PoolView,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Allocated {
+    pub allocated: Vec<Email>,
+    pub pool: PoolView,
+}

@@ -5,6 +5,7 @@
 //! [`Index::Due`]: seatkeeper_core::ports::Index::Due
 //! [`Index::Partner`]: seatkeeper_core::ports::Index::Partner
 
+mod errors;
 mod store;
 pub mod table;
 

@@ -8,8 +8,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem,
 };
@@ -19,6 +17,7 @@ use seatkeeper_core::ports::{
     Write, MAX_BATCH_GET_KEYS,
 };
 
+use super::errors::{build_error, sdk_error, transaction_error};
 use super::table::{self, IndexSpec};
 
 type Attributes = HashMap<String, AttributeValue>;
@@ -479,62 +478,6 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
     pairs
         .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
         .collect()
-}
-
-/// A request the SDK refused to build: a bug here, not a state of the store.
-pub(super) fn build_error(error: BuildError) -> StoreError {
-    StoreError::Unavailable(format!("invalid DynamoDB request: {error}"))
-}
-
-/// Maps a failed DynamoDB call by its error code.
-pub(super) fn sdk_error<E>(operation: &str, error: SdkError<E>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match error.code() {
-        Some("ConditionalCheckFailedException" | "TransactionConflictException") => {
-            StoreError::Conflict
-        }
-        Some(
-            "ProvisionedThroughputExceededException"
-            | "ThrottlingException"
-            | "RequestLimitExceeded",
-        ) => StoreError::Throttled,
-        _ => StoreError::Unavailable(format!(
-            "DynamoDB {operation}: {}",
-            DisplayErrorContext(&error)
-        )),
-    }
-}
-
-/// A cancelled transaction says why in one reason per item.
-fn transaction_error(error: SdkError<TransactWriteItemsError>) -> StoreError {
-    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-        error.as_service_error()
-    else {
-        return sdk_error("TransactWriteItems", error);
-    };
-    let codes: Vec<&str> = cancelled
-        .cancellation_reasons()
-        .iter()
-        .filter_map(|reason| reason.code())
-        .collect();
-    let any = |wanted: &[&str]| codes.iter().any(|code| wanted.contains(code));
-    if any(&["ConditionalCheckFailed", "TransactionConflict"]) {
-        StoreError::Conflict
-    } else if any(&[
-        "ThrottlingError",
-        "ProvisionedThroughputExceeded",
-        "RequestLimitExceeded",
-    ]) {
-        StoreError::Throttled
-    } else {
-        StoreError::Unavailable(format!(
-            "DynamoDB TransactWriteItems cancelled ({}): {}",
-            codes.join(", "),
-            DisplayErrorContext(&error)
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use seatkeeper_core::ports::{Index, StoreError};
 
-use super::store::{build_error, sdk_error};
+use super::errors::{build_error, sdk_error};
 
 /// Partition key of the table (S).
 pub const PK: &str = "pk";

@@ -64,10 +64,7 @@ fmt:
 	$(CARGO) fmt --all
 
 ## Validates docs/openapi.yaml and docs/openapi-local.yaml as OpenAPI 3.1, with
-## openapi-spec-validator from the git-ignored .venv/ (installed there when missing).
-OPENAPI_SPEC_VALIDATOR := openapi-spec-validator==0.9.0
+## openapi-spec-validator from the git-ignored .venv/ (installed there when
+## missing; pinned, like every tool, in infra/scripts/versions.sh).
 openapi:
-	@test -x .venv/bin/openapi-spec-validator || { \
-	  test -x .venv/bin/python || python3 -m venv .venv; \
-	  .venv/bin/python -m pip install --quiet '$(OPENAPI_SPEC_VALIDATOR)'; }
-	.venv/bin/openapi-spec-validator --schema 3.1 docs/openapi.yaml docs/openapi-local.yaml
+	bash infra/scripts/openapi.sh

@@ -3,12 +3,12 @@
 # each binary's size (stripped: the release profile has `strip = true`) as the
 # table in docs/DEPLOY.md.
 #
-#   build-lambda.sh                 every package under functions/ but edge, for arm64
+#   build-lambda.sh                 every function (functions/*/src/main.rs), for arm64
 #   build-lambda.sh NAME...         only these packages
 #   ARCH=x86-64 build-lambda.sh     for x86_64 instead (arm64 is what template.yaml deploys)
 #
 # cargo-lambda and ziglang (the cross linker) come from PyPI into the
-# git-ignored .venv/, pinned below. Each package is built on its own
+# git-ignored .venv/, pinned in versions.sh. Each package is built on its own
 # (`-p NAME`), so its features resolve as `sam build` resolves them, never
 # unified with the local server's. Output: target/lambda/NAME/bootstrap.
 #
@@ -17,10 +17,6 @@
 # cannot be done the build stops here and says so, rather than letting
 # cargo-lambda try to download it.
 set -euo pipefail
-
-readonly ZIGLANG="ziglang==0.14.1"
-
-readonly LOG_NAME="build-lambda"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$root"
@@ -51,12 +47,8 @@ export PATH="$VENV/bin:$PATH"
 if [[ $# -gt 0 ]]; then
   packages=("$@")
 else
-  packages=()
-  for manifest in functions/*/Cargo.toml; do
-    dir="$(basename "$(dirname "$manifest")")"
-    [[ "$dir" == edge ]] && continue
-    packages+=("$dir")
-  done
+  list="$(lambda_functions)"
+  mapfile -t packages <<<"$list"
 fi
 
 for package in "${packages[@]}"; do

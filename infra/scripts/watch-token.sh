@@ -8,11 +8,10 @@
 #
 # ROLE is account_manager, partner_admin, manager or learner.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ $# -lt 2 || $# -gt 4 ]]; then
-  sed -n '8p' "${BASH_SOURCE[0]}" | sed 's/^#  *//' >&2
-  exit 2
-fi
+[[ $# -ge 2 && $# -le 4 ]] || usage
 
 python3 - "$@" <<'PY'
 import base64, json, sys

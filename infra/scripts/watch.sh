@@ -12,31 +12,21 @@
 # E-mail lands in SEATKEEPER_DATA_DIR/outbox.jsonl. Bearer tokens come from
 # watch-token.sh. cargo-lambda comes from PyPI into the git-ignored .venv/.
 set -euo pipefail
-
-readonly LOG_NAME="watch"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$root"
 
-# The binaries the walkthrough calls, built up front so that no request
-# waits for a compile.
-readonly HTTP_FUNCTIONS=(admin-api read-api request-upgrade assign-order allocate)
-
 pip_pin "$CARGO_LAMBDA"
 export PATH="$VENV/bin:$PATH"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_for_port() {
-  local port="$1" pid="$2" what="$3"
-  for _ in $(seq 1 240); do
-    (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || die "$what exited before listening"
-    sleep 0.5
-  done
-  die "$what did not listen on $port"
+# The functions the router metadata (root Cargo.toml) sends requests to, one a
+# line: every function the walkthrough can call, built up front so that no
+# request waits for a compile.
+http_functions() {
+  cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+router = json.load(sys.stdin)["metadata"]["lambda"]["watch"]["router"]
+print("\n".join(sorted({r["function"] for routes in router.values() for r in routes})))'
 }
 
 serve_watch() {
@@ -50,6 +40,7 @@ walkthrough() {
   work="$(mktemp -d)" # global: the EXIT trap runs after this function's locals are gone
   export SEATKEEPER_STORE="$store" SEATKEEPER_DATA_DIR="$work/data"
   pids=()
+  # shellcheck disable=SC2154 # p is the trap's own loop variable
   trap 'for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
   if [[ "$store" == dynamodb ]]; then
@@ -57,21 +48,23 @@ walkthrough() {
     dynamo_port="$(free_port)"
     setsid bash infra/scripts/dynamodb-local.sh start "$dynamo_port" --watch $$ >"$work/dynamodb.log" 2>&1 &
     pids+=($!)
-    wait_for_port "$dynamo_port" "${pids[-1]}" "DynamoDB Local"
+    wait_for_port "$dynamo_port" "${pids[-1]}" "DynamoDB Local" 120
     export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$dynamo_port" TABLE_NAME="seatkeeper-watch"
     export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=eu-west-2
   fi
 
-  log "building ${HTTP_FUNCTIONS[*]} with the watch feature"
-  local bins=()
-  for f in "${HTTP_FUNCTIONS[@]}"; do bins+=(--bin "$f"); done
+  local list functions bins=()
+  list="$(http_functions)"
+  mapfile -t functions <<<"$list"
+  log "building ${functions[*]} with the watch feature"
+  for f in "${functions[@]}"; do bins+=(--bin "$f"); done
   cargo build --quiet --features watch "${bins[@]}"
 
   port="$(free_port)"
   setsid bash "$root/infra/scripts/watch.sh" serve "$port" >"$work/watch.log" 2>&1 &
   pid=$!
   pids+=("$pid")
-  wait_for_port "$port" "$pid" "cargo lambda watch"
+  wait_for_port "$port" "$pid" "cargo lambda watch" 120
 
   local out
   if ! out="$(journey "http://127.0.0.1:$port")"; then

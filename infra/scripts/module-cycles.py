@@ -4,7 +4,8 @@
 Usage: module-cycles.py CRATE_SRC_DIR...
 
 Each .rs file is a module; a file depends on the modules its `crate::`,
-`super::` and `self::` paths name (in `use` lines and in code), resolved to
+`super::` and `self::` paths name, and paths that start at a child module
+it declares, (in `use` lines and in code), resolved to
 the deepest file that exists. `mod x;` declarations are not dependencies.
 Test modules (`#[cfg(test)]` to the end of the file) are left out: they may
 reach back into their parent. Prints each circle and exits 1 if any.
@@ -14,8 +15,8 @@ import re
 import sys
 from pathlib import Path
 
-PATH = re.compile(r"\b(crate|super|self)((?:::[A-Za-z_][A-Za-z0-9_]*)+)")
-GROUP = re.compile(r"\b(crate|super|self)::((?:[A-Za-z_][A-Za-z0-9_]*::)*)\{([^;]*?)\}", re.S)
+PATH = re.compile(r"(?<!\$)\b(crate|super|self)((?:::[A-Za-z_][A-Za-z0-9_]*)+)")
+GROUP = re.compile(r"(?<!\$)\b(crate|super|self)::((?:[A-Za-z_][A-Za-z0-9_]*::)*)\{([^;]*?)\}", re.S)
 
 
 def module_path(src: Path, file: Path) -> tuple:
@@ -51,7 +52,14 @@ def main() -> int:
             text = text.split("#[cfg(test)]\nmod tests")[0]
             text = re.sub(r"//.*", "", text)
             deps = set()
-            for anchor, segments in references(text):
+            # A path may also start at a child module this file declares.
+            children = re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", text, re.M)
+            child_refs = [
+                ("self", [m.group(1)] + [x for x in m.group(2).split("::") if x])
+                for name in children
+                for m in re.finditer(rf"(?<![:\w])({name})((?:::[A-Za-z_]\w*)+)", text)
+            ]
+            for anchor, segments in list(references(text)) + child_refs:
                 # `super` is the parent of this file's module, `self` the module.
                 base = {"crate": (), "super": here[:-1], "self": here}[anchor]
                 rest = list(segments)

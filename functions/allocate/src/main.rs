@@ -5,5 +5,8 @@ use seatkeeper_edge::lambda_http::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let app = seatkeeper_edge::aws::start().await?;
-    run(service_fn(|request| allocate::respond(&app, request))).await
+    run(service_fn(|request| {
+        allocate::respond(&app, seatkeeper_edge::aws::from_gateway(request))
+    }))
+    .await
 }

@@ -6,7 +6,7 @@ use seatkeeper_edge::lambda_http::{run, service_fn, Error};
 async fn main() -> Result<(), Error> {
     let app = seatkeeper_edge::aws::start().await?;
     run(service_fn(|request| {
-        request_upgrade::respond(&app, request)
+        request_upgrade::respond(&app, seatkeeper_edge::aws::from_gateway(request))
     }))
     .await
 }

@@ -11,7 +11,7 @@ use seatkeeper_core::ports::{Clock, ItemStore};
 use seatkeeper_core::service::Settings;
 use seatkeeper_core::Seatkeeper;
 
-use crate::App;
+use crate::pipeline::App;
 
 /// The local stand-in for the imports bucket.
 pub const IMPORTS_BUCKET: &str = "seatkeeper-imports";

@@ -4,12 +4,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 use http::StatusCode;
-use seatkeeper_core::ports::{Clock, Condition, Key, StoreError, Write};
+use seatkeeper_core::ports::{Condition, ItemStore, Key, StoreError, Write};
 use seatkeeper_core::{repo, Caller};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Outcome, Problem, Reply, Service};
+use super::outcome::{Outcome, Reply};
+use super::problem::Problem;
 
 /// How long a key is remembered.
 pub const RETENTION_HOURS: i64 = 24;
@@ -62,7 +63,8 @@ fn store_error(error: StoreError) -> Problem {
 impl Idempotency {
     /// Claims the key for this request, or says what to answer instead.
     pub async fn begin(
-        service: &Service,
+        store: &dyn ItemStore,
+        now: DateTime<Utc>,
         caller: &Caller,
         key: &str,
         path: &str,
@@ -75,7 +77,6 @@ impl Idempotency {
         hash.update([0]);
         hash.update(body);
         let request_hash = format!("{:x}", hash.finalize());
-        let now = service.clock().now();
         let record = Record {
             request_hash,
             started_at: now,
@@ -84,7 +85,7 @@ impl Idempotency {
         let expires_at = (now + Duration::hours(RETENTION_HOURS)).timestamp();
         let claim =
             repo::insert_raw(item_key.clone(), &record, Some(expires_at)).map_err(Problem::from)?;
-        match service.store().transact(vec![claim]).await {
+        match store.transact(vec![claim]).await {
             Ok(()) => {
                 return Ok(Begun::Fresh(Self {
                     key: item_key,
@@ -95,7 +96,7 @@ impl Idempotency {
             Err(StoreError::Conflict) => {}
             Err(other) => return Err(store_error(other)),
         }
-        let existing = repo::load::<Record, _>(service.store(), &item_key)
+        let existing = repo::load::<Record, _>(store, &item_key)
             .await
             .map_err(Problem::from)?
             .ok_or_else(|| {
@@ -125,11 +126,7 @@ impl Idempotency {
                 let write =
                     repo::update_raw(item_key.clone(), &taken, existing.version, Some(expires_at))
                         .map_err(Problem::from)?;
-                service
-                    .store()
-                    .transact(vec![write])
-                    .await
-                    .map_err(store_error)?;
+                store.transact(vec![write]).await.map_err(store_error)?;
                 Ok(Begun::Fresh(Self {
                     key: item_key,
                     record: taken,
@@ -147,7 +144,7 @@ impl Idempotency {
 
     /// Records the answer for replays; a server-side failure releases the
     /// key instead, so the client's retry runs again.
-    pub async fn finish(self, service: &Service, outcome: &Outcome) {
+    pub async fn finish(self, store: &dyn ItemStore, outcome: &Outcome) {
         // A server-side failure, throttling or an unfinished job (202) is
         // not a final answer: release the key so a retry runs again.
         let retryable = match outcome {
@@ -167,11 +164,7 @@ impl Idempotency {
                 .map_err(Problem::from)
         };
         let result = match write {
-            Ok(write) => service
-                .store()
-                .transact(vec![write])
-                .await
-                .map_err(store_error),
+            Ok(write) => store.transact(vec![write]).await.map_err(store_error),
             Err(problem) => Err(problem),
         };
         if let Err(problem) = result {

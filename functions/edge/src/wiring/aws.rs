@@ -10,7 +10,7 @@ use seatkeeper_core::ports::SystemClock;
 use seatkeeper_core::service::Settings;
 use seatkeeper_core::Seatkeeper;
 
-use crate::App;
+use crate::pipeline::App;
 
 /// What a function reads from its environment (set by template.yaml).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,14 +46,23 @@ impl Config {
 
 /// Tracing, config and clients: everything a cold start does once. Under
 /// `cargo lambda watch` (the `watch` feature) the app runs on the local
-/// stand-ins instead: see [`crate::watch`].
+/// stand-ins instead: see `stand_ins::watch`.
 pub async fn start() -> Result<App, lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     #[cfg(feature = "watch")]
-    let app = crate::watch::app().await?;
+    let app = crate::stand_ins::watch::app().await?;
     #[cfg(not(feature = "watch"))]
     let app = on_aws(Config::from_env()?).await;
     Ok(app)
+}
+
+/// The request as API Gateway hands it on. On Lambda the authorizer has put
+/// the claims in already; under `cargo lambda watch` there is no authorizer,
+/// so the stand-in puts them there, before the pipeline runs.
+pub fn from_gateway(request: lambda_http::Request) -> lambda_http::Request {
+    #[cfg(feature = "watch")]
+    let request = crate::stand_ins::watch::with_bearer_claims(request);
+    request
 }
 
 /// The app on DynamoDB, SES and S3.

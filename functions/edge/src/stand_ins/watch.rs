@@ -2,9 +2,10 @@
 //! (the `watch` feature, which no deployed build turns on: see
 //! infra/scripts/check-lambda-isolation.sh).
 //!
-//! - The emulator has no JWT authorizer, so the edge reads the claims from
-//!   the bearer token itself, *unverified*, as API Gateway would after
-//!   verifying it. `infra/scripts/watch-token.sh` mints such tokens.
+//! - The emulator has no JWT authorizer, so [`with_bearer_claims`] reads the
+//!   claims from the bearer token, *unverified*, and puts them in the
+//!   request context where API Gateway puts them after verifying it, before
+//!   the pipeline runs. `infra/scripts/watch-token.sh` mints such tokens.
 //! - The environment picks the store: `SEATKEEPER_STORE=sqlite` (the
 //!   default) or `dynamodb` (DynamoDB Local through the SDK's own
 //!   `AWS_ENDPOINT_URL_DYNAMODB`; the table is created when missing).
@@ -16,13 +17,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use lambda_http::Request;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
+    ApiGatewayV2httpRequestContext,
+};
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
 use seatkeeper_adapters::dynamodb::{table, DynamoStore};
 use seatkeeper_adapters::sqlite::SqliteStore;
 use seatkeeper_core::ports::{ItemStore, SystemClock};
 
-use crate::embedded::{self, Embedded};
-use crate::App;
+use crate::pipeline::App;
+use crate::wiring::embedded::{self, Embedded};
 
 const DEFAULT_DATA_DIR: &str = "data/watch";
 const DEFAULT_BASE_URL: &str = "http://localhost:9000";
@@ -70,9 +76,28 @@ pub async fn app() -> Result<App, lambda_http::Error> {
     Ok(Embedded::open(&dir, &base_url, store, Arc::new(SystemClock)).app)
 }
 
+/// `request` as API Gateway's JWT authorizer would hand it on: the bearer
+/// token's claims in the request context. Without a JWT it is unchanged,
+/// and the pipeline answers 401 as it would on AWS.
+pub fn with_bearer_claims(request: Request) -> Request {
+    let Some(claims) = bearer_claims(&request) else {
+        return request;
+    };
+    let mut context = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.clone(),
+        _ => ApiGatewayV2httpRequestContext::default(),
+    };
+    let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+    jwt.claims = claims;
+    let mut authorizer = ApiGatewayRequestAuthorizer::default();
+    authorizer.jwt = Some(jwt);
+    context.authorizer = Some(authorizer);
+    request.with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
 /// The claims in the request's bearer JWT, read without checking its
 /// signature. Claims that are not strings keep their JSON text.
-pub fn bearer_claims(request: &Request) -> Option<HashMap<String, String>> {
+fn bearer_claims(request: &Request) -> Option<HashMap<String, String>> {
     let header = request.headers().get(http::header::AUTHORIZATION)?;
     let token = header.to_str().ok()?.strip_prefix("Bearer ")?.trim();
     let payload = token.split('.').nth(1)?;
@@ -121,6 +146,16 @@ mod tests {
         assert_eq!(claims["custom:role"], "manager");
         assert_eq!(claims["email"], "a@b.io");
         assert_eq!(claims["email_verified"], "true");
+    }
+
+    #[test]
+    fn the_claims_reach_the_pipeline_as_the_authorizer_s() {
+        let token = jwt(r#"{"sub":"u1","email":"a@b.io","custom:role":"manager"}"#);
+        let caller = crate::caller_from(&with_bearer_claims(with_bearer(&token))).unwrap();
+        assert_eq!(caller.user_id, "u1");
+        assert_eq!(caller.email.to_string(), "a@b.io");
+        let unsigned_in = with_bearer_claims(with_bearer("local-0123"));
+        assert_eq!(crate::caller_from(&unsigned_in).unwrap_err().status, 401);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use lambda_http::Request;
 use serde_json::{json, Value};
 
 /// The sample event, committed under tests/fixtures/events/.
-pub const SAMPLE: &str = include_str!("../../../tests/fixtures/events/http-api-proxy.json");
+pub const SAMPLE: &str = include_str!("../../../../tests/fixtures/events/http-api-proxy.json");
 
 /// An HTTP request as the local server or a test sees it.
 #[derive(Debug, Clone, Default)]
@@ -25,7 +25,7 @@ pub struct HttpCall<'a> {
 }
 
 fn decoded(raw: &str) -> String {
-    crate::percent_decode(raw)
+    crate::pipeline::percent_decode(raw)
 }
 
 /// The event API Gateway would send for `call`.

@@ -1,0 +1,218 @@
+//! The request pipeline every HTTP function shares. A function's handler is
+//!
+//! ```ignore
+//! let call = match app.begin(FUNCTION, request).await { Ok(c) => c, Err(r) => return r };
+//! let result = route(app, &call).await; // calls a core service
+//! app.finish(call, result).await
+//! ```
+//!
+//! `begin` matches the route, reads the caller from the JWT authorizer's
+//! claims, bounds the body and honours `Idempotency-Key`; `finish` turns the
+//! result into JSON or problem+json and records it for replays.
+
+mod claims;
+pub mod idempotency;
+mod outcome;
+pub mod problem;
+mod query;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use seatkeeper_core::ports::{Clock, ItemStore, Mailer, ObjectReader, UploadTarget};
+use seatkeeper_core::{Caller, Seatkeeper};
+use serde::de::DeserializeOwned;
+
+use crate::routes::{lookup, Lookup, Matched, RouteName};
+pub use claims::caller_from;
+use idempotency::Idempotency;
+use outcome::outcome_response;
+pub use outcome::{json_response, problem_response, Outcome, Reply};
+pub use problem::Problem;
+pub use query::percent_decode;
+use query::query_of;
+
+/// The core service as the functions hold it: ports behind `Arc<dyn _>`, so
+/// one handler type serves DynamoDB and SQLite alike.
+pub type Service = Seatkeeper<Arc<dyn ItemStore>, Arc<dyn Clock>, Arc<dyn Mailer>>;
+
+/// Largest request body accepted (413 beyond).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+pub struct App {
+    pub service: Service,
+    /// Where CSV uploads go (presigned S3 PUTs; the local server's store).
+    pub uploads: Arc<dyn UploadTarget>,
+    /// Where they are read back from.
+    pub objects: Arc<dyn ObjectReader>,
+}
+
+impl App {
+    pub fn new(
+        service: Service,
+        uploads: Arc<dyn UploadTarget>,
+        objects: Arc<dyn ObjectReader>,
+    ) -> Self {
+        Self {
+            service,
+            uploads,
+            objects,
+        }
+    }
+}
+
+/// A request that passed the edge's checks.
+pub struct Call {
+    pub route: Matched,
+    pub caller: Caller,
+    body: Vec<u8>,
+    query: HashMap<String, String>,
+    idempotency: Option<Idempotency>,
+}
+
+impl Call {
+    pub fn name(&self) -> RouteName {
+        self.route.spec.route
+    }
+
+    /// The `n`th path parameter.
+    pub fn param(&self, n: usize) -> &str {
+        self.route.param(n)
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
+    }
+
+    /// A whole-number query parameter.
+    pub fn query_u32(&self, name: &str) -> Result<Option<u32>, Problem> {
+        self.query(name)
+            .map(|raw| {
+                raw.parse()
+                    .map_err(|_| Problem::invalid(name, "must be a whole number"))
+            })
+            .transpose()
+    }
+
+    pub fn required_query(&self, name: &str) -> Result<&str, Problem> {
+        self.query(name)
+            .ok_or_else(|| Problem::invalid(name, "is required"))
+    }
+
+    /// The body as JSON of type `T`; an empty body reads as `{}`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Problem> {
+        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &self.body
+        };
+        serde_json::from_slice(body).map_err(|e| Problem::invalid("body", e.to_string()))
+    }
+}
+
+impl App {
+    /// Everything before the use case. `Err` is the response to send now.
+    pub async fn begin(&self, function: &str, request: Request) -> Result<Call, Response<Body>> {
+        let route = match lookup(request.method(), request.uri().path()) {
+            Lookup::Found(route) if route.spec.function == function => route,
+            Lookup::Found(_) | Lookup::NotFound => {
+                return Err(problem_response(&Problem::not_found()))
+            }
+            Lookup::MethodNotAllowed => {
+                return Err(problem_response(&Problem::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "Method not allowed",
+                    format!("{} is not served on this path", request.method()),
+                )))
+            }
+        };
+        let caller = caller_from(&request).map_err(|p| problem_response(&p))?;
+        let body = request.body().as_ref().to_vec();
+        if body.len() > MAX_BODY_BYTES {
+            return Err(problem_response(&Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Body too large",
+                format!("bodies are limited to {MAX_BODY_BYTES} bytes"),
+            )));
+        }
+        let idempotency = match request.headers().get("idempotency-key") {
+            Some(key) if request.method() == http::Method::POST => {
+                let key = key.to_str().unwrap_or_default();
+                let path = request.uri().path().to_string();
+                match Idempotency::begin(
+                    &**self.service.store(),
+                    self.service.clock().now(),
+                    &caller,
+                    key,
+                    &path,
+                    &body,
+                )
+                .await
+                {
+                    Ok(idempotency::Begun::Fresh(claim)) => Some(claim),
+                    Ok(idempotency::Begun::Replay(outcome)) => {
+                        let mut response = outcome_response(&outcome);
+                        response
+                            .headers_mut()
+                            .insert("idempotency-replayed", HeaderValue::from_static("true"));
+                        return Err(response);
+                    }
+                    Err(problem) => return Err(problem_response(&problem)),
+                }
+            }
+            _ => None,
+        };
+        Ok(Call {
+            query: query_of(&request),
+            route,
+            caller,
+            body,
+            idempotency,
+        })
+    }
+
+    /// Everything after the use case: records the outcome for replays and
+    /// answers.
+    pub async fn finish(&self, call: Call, outcome: Outcome) -> Response<Body> {
+        if let Some(claim) = call.idempotency {
+            claim.finish(&**self.service.store(), &outcome).await;
+        }
+        outcome_response(&outcome)
+    }
+}
+
+/// Defines a function's `handle` (for tests and the local server) and
+/// `respond` (for `lambda_http::run`) around its `route` function, so every
+/// function shares one request pipeline.
+#[macro_export]
+macro_rules! http_function {
+    ($function:expr, $route:path) => {
+        /// Handles one API Gateway (HTTP API, payload 2.0) request.
+        pub async fn handle(
+            app: &$crate::App,
+            request: $crate::lambda_http::Request,
+        ) -> $crate::lambda_http::Response<$crate::lambda_http::Body> {
+            let call = match app.begin($function, request).await {
+                Ok(call) => call,
+                Err(response) => return response,
+            };
+            let outcome = $route(app, &call).await;
+            app.finish(call, outcome).await
+        }
+
+        /// `handle` as `lambda_http::run` wants it: it never fails.
+        pub async fn respond(
+            app: &$crate::App,
+            request: $crate::lambda_http::Request,
+        ) -> Result<
+            $crate::lambda_http::Response<$crate::lambda_http::Body>,
+            std::convert::Infallible,
+        > {
+            Ok(handle(app, request).await)
+        }
+    };
+}

@@ -1,0 +1,72 @@
+//! What a use case answers, as the HTTP response: JSON, or problem+json.
+
+use http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use super::problem::{self, Problem};
+
+/// A successful answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    pub fn ok(value: impl Serialize) -> Result<Self, Problem> {
+        Self::with_status(StatusCode::OK, value)
+    }
+
+    pub fn created(value: impl Serialize) -> Result<Self, Problem> {
+        Self::with_status(StatusCode::CREATED, value)
+    }
+
+    pub fn accepted(value: impl Serialize) -> Result<Self, Problem> {
+        Self::with_status(StatusCode::ACCEPTED, value)
+    }
+
+    fn with_status(status: StatusCode, value: impl Serialize) -> Result<Self, Problem> {
+        let body = serde_json::to_value(value).map_err(|e| {
+            tracing::error!(error = %e, "a response did not serialise");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "the response could not be written",
+            )
+        })?;
+        Ok(Self { status, body })
+    }
+}
+
+pub type Outcome = Result<Reply, Problem>;
+
+/// Builds an HTTP response with a JSON body.
+pub fn json_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: &serde_json::Value,
+) -> Response<Body> {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+pub fn problem_response(problem: &Problem) -> Response<Body> {
+    json_response(
+        problem.status,
+        problem::PROBLEM_CONTENT_TYPE,
+        &problem.body(),
+    )
+}
+
+pub(super) fn outcome_response(outcome: &Outcome) -> Response<Body> {
+    match outcome {
+        Ok(reply) => json_response(reply.status, "application/json", &reply.body),
+        Err(problem) => problem_response(problem),
+    }
+}

@@ -91,6 +91,52 @@ pub enum Allocation {
     AllExpired,
 }
 
+/// `POST …/allocations`: `{licence_type, emails: [...]}` or
+/// `{licence_type, all_expired: true}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationRequest {
+    pub licence_type: String,
+    pub emails: Option<Vec<String>>,
+    #[serde(default)]
+    pub all_expired: bool,
+}
+
+impl AllocationRequest {
+    /// The licence type and whom to license; exactly one of the two ways.
+    pub fn target(self) -> Result<(String, Allocation), ServiceError> {
+        match (self.emails, self.all_expired) {
+            (Some(emails), false) => Ok((self.licence_type, Allocation::Emails(emails))),
+            (None, true) => Ok((self.licence_type, Allocation::AllExpired)),
+            _ => Err(ServiceError::invalid(
+                "emails",
+                "give either emails or all_expired: true",
+            )),
+        }
+    }
+}
+
+/// `POST …/orders/{o}/assign`: the day it was actioned, today if absent.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    pub actioned_on: Option<String>,
+}
+
+/// `POST …/imports`: the e-mail column's name, if the manager knows it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRequest {
+    pub email_column: Option<String>,
+}
+
+/// `POST …/imports/{i}/confirm`: the licence type to renew.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmImportRequest {
+    pub licence_type: String,
+}
+
 pub(super) fn page_limit(limit: Option<u32>) -> Result<u32, ServiceError> {
     match limit.unwrap_or(50) {
         n @ 1..=MAX_PAGE => Ok(n),

@@ -22,7 +22,7 @@ mod views;
 
 pub use context::{Seatkeeper, Settings};
 pub use inputs::{
-    Allocation, NewCompany, NewManager, NewMember, NewPlan, NewPool, OrderRequest,
-    MAX_EMAILS_PER_ALLOCATION, MAX_PAGE,
+    Allocation, AllocationRequest, AssignRequest, ConfirmImportRequest, ImportRequest, NewCompany,
+    NewManager, NewMember, NewPlan, NewPool, OrderRequest, MAX_EMAILS_PER_ALLOCATION, MAX_PAGE,
 };
 pub use views::{Allocated, Assignment, CompanyView, ListPage, MemberCounts, MemberView, PoolView};

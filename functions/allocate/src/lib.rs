@@ -1,49 +1,11 @@
 //! `allocate`: Handing out seats: adding members and allocations.
 
 use seatkeeper_core::model::ImportStatus;
-use seatkeeper_core::service::Allocation;
+use seatkeeper_core::service::{AllocationRequest, ConfirmImportRequest, ImportRequest};
 use seatkeeper_edge::routes::{RouteName, ALLOCATE};
 use seatkeeper_edge::{App, Call, Outcome, Problem, Reply};
-use serde::Deserialize;
 
 seatkeeper_edge::http_function!(ALLOCATE, route);
-
-/// `{licence_type, emails: [...]}` or `{licence_type, all_expired: true}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AllocationBody {
-    licence_type: String,
-    emails: Option<Vec<String>>,
-    #[serde(default)]
-    all_expired: bool,
-}
-
-impl AllocationBody {
-    fn target(self) -> Result<(String, Allocation), Problem> {
-        match (self.emails, self.all_expired) {
-            (Some(emails), false) => Ok((self.licence_type, Allocation::Emails(emails))),
-            (None, true) => Ok((self.licence_type, Allocation::AllExpired)),
-            _ => Err(Problem::invalid(
-                "emails",
-                "give either emails or all_expired: true",
-            )),
-        }
-    }
-}
-
-/// `POST .../imports` takes the e-mail column's name, if the manager knows it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ImportBody {
-    email_column: Option<String>,
-}
-
-/// `POST .../imports/{i}/confirm` names the licence type to renew.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfirmBody {
-    licence_type: String,
-}
 
 /// A confirm stops this long before API Gateway's 29 s limit and answers
 /// 202; confirming again resumes it.
@@ -59,7 +21,7 @@ async fn route(app: &App, call: &Call) -> Outcome {
                 .await?,
         ),
         RouteName::Allocate => {
-            let (licence_type, target) = call.json::<AllocationBody>()?.target()?;
+            let (licence_type, target) = call.json::<AllocationRequest>()?.target()?;
             Reply::ok(
                 service
                     .allocate(&call.caller, company, &licence_type, target)
@@ -67,7 +29,7 @@ async fn route(app: &App, call: &Call) -> Outcome {
             )
         }
         RouteName::CreateImport => {
-            let body: ImportBody = call.json()?;
+            let body: ImportRequest = call.json()?;
             Reply::created(
                 service
                     .create_import(
@@ -80,7 +42,7 @@ async fn route(app: &App, call: &Call) -> Outcome {
             )
         }
         RouteName::ConfirmImport => {
-            let body: ConfirmBody = call.json()?;
+            let body: ConfirmImportRequest = call.json()?;
             let deadline = std::time::Instant::now() + CONFIRM_BUDGET;
             let confirmed = service
                 .confirm_import(

@@ -1,24 +1,17 @@
 //! `assign-order`: Actioning orders: assign (invoice, seats) and cancel.
 
+use seatkeeper_core::service::AssignRequest;
 use seatkeeper_edge::routes::{RouteName, ASSIGN_ORDER};
 use seatkeeper_edge::{App, Call, Outcome, Problem, Reply};
-use serde::Deserialize;
 
 seatkeeper_edge::http_function!(ASSIGN_ORDER, route);
-
-/// `POST .../assign` takes an optional date it was actioned on.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AssignBody {
-    actioned_on: Option<String>,
-}
 
 async fn route(app: &App, call: &Call) -> Outcome {
     let service = &app.service;
     let (company, order) = (call.param(0), call.param(1));
     match call.name() {
         RouteName::AssignOrder => {
-            let body: AssignBody = call.json()?;
+            let body: AssignRequest = call.json()?;
             let assigned = service
                 .assign_order(&call.caller, company, order, body.actioned_on.as_deref())
                 .await?;

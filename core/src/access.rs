@@ -70,27 +70,13 @@ pub fn decide(company: &Company, member: Option<&Member>, today: NaiveDate) -> A
 mod tests {
     use super::*;
     use crate::dates::parse_date;
-    use crate::model::{Licence, LicenceTerm, DEFAULT_MIN_SEATS_AT_RENEWAL};
-    use crate::types::{CompanyId, Email, LicenceType};
+    use crate::model::{Licence, LicenceTerm};
+    use crate::test_fixtures::company;
+    use crate::types::{Email, LicenceType};
     use chrono::Utc;
 
     fn d(s: &str) -> NaiveDate {
         parse_date(s).unwrap()
-    }
-
-    fn company(plan: Plan) -> Company {
-        Company {
-            id: CompanyId::parse("c1").unwrap(),
-            name: "Acme".into(),
-            partner_id: None,
-            timezone: chrono_tz::Europe::London,
-            account_manager_email: Email::parse("am@v.io").unwrap(),
-            min_seats_at_renewal: DEFAULT_MIN_SEATS_AT_RENEWAL,
-            term_months: 12,
-            plan,
-            manager_emails: Vec::new(),
-            created_at: Utc::now(),
-        }
     }
 
     fn member(role: MemberRole, term: Option<LicenceTerm>) -> Member {

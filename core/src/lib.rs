@@ -15,6 +15,8 @@ pub mod pricing;
 pub mod repo;
 pub mod rules;
 pub mod service;
+#[cfg(test)]
+mod test_fixtures;
 pub mod types;
 
 pub use caller::{Caller, Role};

@@ -101,7 +101,8 @@ pub fn apply_order(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{CompanyId, Currency, Email, LicenceType};
+    use crate::test_fixtures::company;
+    use crate::types::{Currency, LicenceType};
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -115,21 +116,6 @@ mod tests {
             currency: Currency::parse("GBP").unwrap(),
             purchased,
             allocated,
-        }
-    }
-
-    fn company(plan: Plan) -> Company {
-        Company {
-            id: CompanyId::parse("c1").unwrap(),
-            name: "Acme".into(),
-            partner_id: None,
-            timezone: chrono_tz::Europe::London,
-            account_manager_email: Email::parse("am@vendor.io").unwrap(),
-            min_seats_at_renewal: 16,
-            term_months: 12,
-            plan,
-            manager_emails: Vec::new(),
-            created_at: chrono::DateTime::UNIX_EPOCH,
         }
     }
 

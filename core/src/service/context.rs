@@ -6,13 +6,16 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use serde::de::DeserializeOwned;
 
 use crate::caller::Caller;
 use crate::error::ServiceError;
 use crate::model::{AuditEvent, Company, Member, Notice, SeatPool};
-use crate::ports::{Clock, ItemStore, Mailer, OutgoingEmail, Write};
+use crate::ports::{Clock, ItemStore, Mailer, OutgoingEmail, Query, Write};
 use crate::repo::{self, Stored};
 use crate::types::{CompanyId, Email, LicenceType};
+
+use super::inputs::page_limit;
 
 /// How often a use case re-reads and retries after losing an optimistic race.
 const MAX_ATTEMPTS: u32 = 60;
@@ -154,6 +157,24 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             .map(|e| repo::member_key(tenant.id(), e))
             .collect();
         repo::load_many::<Member, _>(&self.store, &keys).await
+    }
+
+    /// One page of a company's items of one kind (`prefix`, a sort-key
+    /// prefix from `repo::keys`).
+    pub(super) async fn company_page<T: DeserializeOwned>(
+        &self,
+        tenant: &Tenant,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<(Vec<T>, Option<String>), ServiceError> {
+        let query = Query {
+            limit: page_limit(limit)?,
+            cursor,
+            ..Query::table(repo::company_pk(tenant.id()), prefix)
+        };
+        let (items, next) = repo::load_page::<T, _>(&self.store, &query).await?;
+        Ok((items.into_iter().map(|s| s.value).collect(), next))
     }
 
     /// The audit event of a change, to go in the change's transaction.

@@ -137,6 +137,17 @@ pub struct ConfirmImportRequest {
     pub licence_type: String,
 }
 
+/// A list's optional filter, or a 400 naming the field and its choices.
+pub(super) fn list_filter<T>(
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+    field: &str,
+    choices: &str,
+) -> Result<Option<T>, ServiceError> {
+    raw.map(|s| parse(s).ok_or_else(|| ServiceError::invalid(field, format!("must be {choices}"))))
+        .transpose()
+}
+
 pub(super) fn page_limit(limit: Option<u32>) -> Result<u32, ServiceError> {
     match limit.unwrap_or(50) {
         n @ 1..=MAX_PAGE => Ok(n),

@@ -10,7 +10,7 @@ use crate::rules::{ensure_term_open, new_licence, shortage};
 use crate::types::{Email, LicenceType};
 
 use super::context::{Seatkeeper, Tenant};
-use super::inputs::{page_limit, validate_name, NewMember};
+use super::inputs::{list_filter, validate_name, NewMember};
 use super::views::{ListPage, MemberView};
 
 impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
@@ -113,25 +113,21 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         limit: Option<u32>,
     ) -> Result<ListPage<MemberView>, ServiceError> {
         caller.require(Action::ManageSeats)?;
-        let wanted = status
-            .map(|s| {
-                LicenceStatus::parse(s).ok_or_else(|| {
-                    ServiceError::invalid("licence_status", "must be active, expired or unlicensed")
-                })
-            })
-            .transpose()?;
+        let wanted = list_filter(
+            status,
+            LicenceStatus::parse,
+            "licence_status",
+            "active, expired or unlicensed",
+        )?;
         let tenant = self.tenant(caller, company_id).await?;
-        let query = Query {
-            limit: page_limit(limit)?,
-            cursor,
-            ..Query::table(repo::company_pk(tenant.id()), repo::MEMBER_PREFIX)
-        };
-        let (members, next_cursor) = repo::load_page::<Member, _>(self.store(), &query).await?;
+        let (members, next_cursor) = self
+            .company_page::<Member>(&tenant, repo::MEMBER_PREFIX, cursor, limit)
+            .await?;
         let plan = &tenant.company.value.plan;
         // The filter runs on each page, so a page may hold fewer than `limit`.
         let items = members
             .iter()
-            .map(|m| MemberView::new(&m.value, plan, tenant.today))
+            .map(|m| MemberView::new(m, plan, tenant.today))
             .filter(|view| wanted.is_none_or(|s| view.status == s))
             .collect();
         Ok(ListPage { items, next_cursor })

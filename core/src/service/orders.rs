@@ -6,14 +6,14 @@ use crate::dates::parse_date;
 use crate::emails;
 use crate::error::ServiceError;
 use crate::model::{Invoice, Order, OrderKind, OrderState, Plan};
-use crate::ports::{Clock, ItemStore, Mailer, Query};
+use crate::ports::{Clock, ItemStore, Mailer};
 use crate::pricing::{price, Quote};
 use crate::repo::{self, Stored};
 use crate::rules::{apply_order, check_order_rules};
 use crate::types::{LicenceType, OrderId, Quantity};
 
 use super::context::{Seatkeeper, Tenant};
-use super::inputs::{page_limit, OrderRequest};
+use super::inputs::{list_filter, OrderRequest};
 use super::views::{Assignment, ListPage, PoolView};
 
 impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
@@ -144,23 +144,18 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         limit: Option<u32>,
     ) -> Result<ListPage<Order>, ServiceError> {
         caller.require(Action::ReadCompany)?;
-        let wanted = state
-            .map(|s| {
-                OrderState::parse(s).ok_or_else(|| {
-                    ServiceError::invalid("state", "must be requested, assigned or cancelled")
-                })
-            })
-            .transpose()?;
+        let wanted = list_filter(
+            state,
+            OrderState::parse,
+            "state",
+            "requested, assigned or cancelled",
+        )?;
         let tenant = self.tenant(caller, company_id).await?;
-        let query = Query {
-            limit: page_limit(limit)?,
-            cursor,
-            ..Query::table(repo::company_pk(tenant.id()), repo::ORDER_PREFIX)
-        };
-        let (orders, next_cursor) = repo::load_page::<Order, _>(self.store(), &query).await?;
+        let (orders, next_cursor) = self
+            .company_page::<Order>(&tenant, repo::ORDER_PREFIX, cursor, limit)
+            .await?;
         let items = orders
             .into_iter()
-            .map(|o| o.value)
             .filter(|o| wanted.is_none_or(|s| o.state == s))
             .collect();
         Ok(ListPage { items, next_cursor })

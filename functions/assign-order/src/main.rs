@@ -1,12 +1,3 @@
 //! The `assign-order` Lambda binary: config and clients once, then serve.
 
-use seatkeeper_edge::lambda_http::{run, service_fn, Error};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    let app = seatkeeper_edge::aws::start().await?;
-    run(service_fn(|request| {
-        assign_order::respond(&app, seatkeeper_edge::aws::from_gateway(request))
-    }))
-    .await
-}
+seatkeeper_edge::http_lambda_main!(assign_order::respond);

@@ -65,6 +65,22 @@ pub fn from_gateway(request: lambda_http::Request) -> lambda_http::Request {
     request
 }
 
+/// The `main` of an HTTP function's Lambda binary: start once, then serve
+/// each request through the function's `respond` (from `http_function!`).
+#[macro_export]
+macro_rules! http_lambda_main {
+    ($respond:path) => {
+        #[tokio::main]
+        async fn main() -> Result<(), $crate::lambda_http::Error> {
+            let app = $crate::aws::start().await?;
+            $crate::lambda_http::run($crate::lambda_http::service_fn(|request| {
+                $respond(&app, $crate::aws::from_gateway(request))
+            }))
+            .await
+        }
+    };
+}
+
 /// The app on DynamoDB, SES and S3.
 pub async fn on_aws(config: Config) -> App {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

@@ -38,15 +38,21 @@ impl AccessDecision {
     }
 }
 
-/// Decides for a company member (`None` if the caller is not one).
-pub fn decide(company: &Company, member: Option<&Member>, today: NaiveDate) -> AccessDecision {
+/// Decides for a company member (`None` if the caller is not one), given
+/// the company's status today.
+pub fn decide(
+    company: &Company,
+    status: CompanyStatus,
+    member: Option<&Member>,
+    today: NaiveDate,
+) -> AccessDecision {
     let is_manager = member.is_some_and(|m| m.role == MemberRole::Manager);
     let refuse = |reason: AccessReason, page: &str| AccessDecision {
         allowed: false,
         reason,
         redirect_to: is_manager.then(|| page.to_string()),
     };
-    if company.status(today) == CompanyStatus::Expired {
+    if status == CompanyStatus::Expired {
         return match company.plan {
             Plan::Trial { .. } => refuse(AccessReason::TrialExpired, UPGRADE_PAGE),
             Plan::Premium { .. } => refuse(AccessReason::CompanyExpired, RENEW_PAGE),
@@ -98,6 +104,7 @@ mod tests {
         let trial = company(Plan::Trial {
             ends_on: d("2026-12-01"),
             seats: 5,
+            allocated: Some(1),
         });
         let premium = company(Plan::premium(d("2026-04-01"), 12));
         let trial_licence = Some(LicenceTerm::Trial {
@@ -138,7 +145,7 @@ mod tests {
             (
                 &premium,
                 MemberRole::Manager,
-                Some(LicenceTerm::CoTerm),
+                Some(LicenceTerm::CoTerm { ends_on: None }),
                 "2027-04-01",
                 false,
                 AccessReason::CompanyExpired,
@@ -174,7 +181,7 @@ mod tests {
             (
                 &premium,
                 MemberRole::Learner,
-                Some(LicenceTerm::CoTerm),
+                Some(LicenceTerm::CoTerm { ends_on: None }),
                 "2027-03-31",
                 true,
                 AccessReason::LicenceActive,
@@ -183,7 +190,8 @@ mod tests {
         ];
         for (company, role, term, today, allowed, reason, redirect) in cases {
             let m = member(role, term);
-            let decision = decide(company, Some(&m), d(today));
+            let status = company.status(false, d(today));
+            let decision = decide(company, status, Some(&m), d(today));
             assert_eq!(decision.allowed, allowed, "{role:?} {term:?} {today}");
             assert_eq!(decision.reason, reason, "{role:?} {term:?} {today}");
             assert_eq!(
@@ -192,5 +200,21 @@ mod tests {
                 "{role:?} {term:?} {today}"
             );
         }
+
+        // A company with a rolling pool never expires as a company: its
+        // rolling licences live by their own dates past the old renewal date.
+        let rolling = member(
+            MemberRole::Learner,
+            Some(LicenceTerm::Rolling {
+                ends_on: d("2028-03-01"),
+            }),
+        );
+        let status = premium.status(true, d("2027-04-02"));
+        assert_eq!(status, CompanyStatus::Active);
+        let decision = decide(&premium, status, Some(&rolling), d("2027-04-02"));
+        assert_eq!(
+            (decision.allowed, decision.reason),
+            (true, AccessReason::LicenceActive)
+        );
     }
 }

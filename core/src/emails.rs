@@ -3,9 +3,9 @@
 use chrono::NaiveDate;
 
 use crate::dates::NoticeKind;
-use crate::model::{Company, Invoice, Order, Plan, SeatPool};
+use crate::model::{Company, Invoice, Order, OrderKind, OrderLine, Plan, Policy, SeatPool};
 use crate::ports::OutgoingEmail;
-use crate::types::Email;
+use crate::types::{Email, LicenceType};
 
 /// Minor units as a decimal amount: 42740 GBP → "GBP 427.40".
 pub fn money(amount_minor: i64, currency: &str) -> String {
@@ -58,37 +58,64 @@ fn company_link(base_url: &str, company: &Company, tail: &str) -> String {
     )
 }
 
+/// A date as people write it: "25 November 2026".
+pub fn human_date(date: NaiveDate) -> String {
+    date.format("%-d %B %Y").to_string()
+}
+
+/// What an order asks for, in words: "a renewal", "an upgrade".
+fn order_words(kind: OrderKind) -> &'static str {
+    match kind {
+        OrderKind::Upgrade => "an upgrade",
+        OrderKind::Renewal => "a renewal",
+        OrderKind::TrialConversion => "a conversion from the trial to premium",
+    }
+}
+
+/// "10 seats of standard, 5 seats of pro".
+fn seats_listed(lines: &[OrderLine]) -> String {
+    lines
+        .iter()
+        .map(|l| format!("{} seats of {}", l.quantity.get(), l.licence_type))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// To the account manager: a manager asked for seats.
 pub fn order_requested(base_url: &str, company: &Company, order: &Order) -> OutgoingEmail {
-    let quote = &order.quote;
-    let lines = vec![
+    let currency = order.quote.currency.as_str();
+    let mut lines = vec![
         format!(
-            "{} ({}) requested an order for {}.",
-            order.requested_by.email, order.requested_by.role, company.name
+            "{} ({}) requested {} for {}: {}.",
+            order.requested_by.email,
+            order.requested_by.role,
+            order_words(order.kind),
+            company.name,
+            seats_listed(&order.lines)
         ),
         format!(
-            "Kind: {}. Licence type: {}. Seats: {}.",
-            order.kind.as_str(),
-            order.licence_type,
-            order.quantity.get()
+            "Quoted on {}: {}.",
+            human_date(order.quote.as_of),
+            money(order.total_minor, currency)
         ),
-        format!(
-            "Quoted on {}: {} ({} of {} days).",
-            quote.as_of,
-            money(quote.amount_minor, quote.currency.as_str()),
-            quote.days_remaining,
-            quote.days_in_term
-        ),
-        "The invoice is computed again from the day you assign the order.".to_string(),
     ];
+    lines.extend(order.lines.iter().map(|l| {
+        format!(
+            "- {}: {} ({} of {} days)",
+            l.licence_type,
+            money(l.quote.amount_minor, currency),
+            l.quote.days_remaining,
+            l.quote.days_in_term
+        )
+    }));
+    lines.push("The invoice is computed again from the day you assign the order.".to_string());
     email(
         vec![company.account_manager_email.to_string()],
         "order_requested",
         format!(
-            "Order requested: {} × {} for {}",
-            order.quantity.get(),
-            order.licence_type,
-            company.name
+            "Order requested for {}: {}",
+            company.name,
+            seats_listed(&order.lines)
         ),
         &lines,
         (
@@ -98,47 +125,121 @@ pub fn order_requested(base_url: &str, company: &Company, order: &Order) -> Outg
     )
 }
 
-/// To the company's managers: the seats are theirs, with the invoice.
+/// To the company's managers: what the assigned order did, with the
+/// invoice. `pools` are before and after.
 pub fn order_assigned(
     base_url: &str,
     company: &Company,
     managers: Vec<String>,
     order: &Order,
     invoice: &Invoice,
-    pool: &SeatPool,
+    pools: (&[SeatPool], &[SeatPool]),
 ) -> OutgoingEmail {
-    let lines = vec![
+    let (before, after) = pools;
+    let on = human_date(invoice.actioned_on);
+    let was = |t: &LicenceType| before.iter().find(|p| p.licence_type == *t);
+    let mut lines = Vec::new();
+    let subject = match (&company.next_term, order.kind) {
+        (Some(next), OrderKind::Renewal) if next.order_id == order.id => {
+            let seats: u32 = next.lines.iter().map(|l| l.seats).sum();
+            lines.push(format!(
+                "{} is renewed for the term from {} to {} with {seats} seats.",
+                company.name,
+                human_date(next.starts_on),
+                human_date(next.renews_on)
+            ));
+            for pool in before.iter().filter(|p| p.policy == Policy::CoTerm) {
+                let next_seats = next
+                    .lines
+                    .iter()
+                    .find(|l| l.licence_type == pool.licence_type)
+                    .map_or(0, |l| l.seats);
+                let from = human_date(next.starts_on);
+                lines.push(match next_seats.cmp(&pool.purchased) {
+                    std::cmp::Ordering::Less if next_seats == 0 => {
+                        format!("{} lapses on {from}.", pool.licence_type)
+                    }
+                    std::cmp::Ordering::Less => format!(
+                        "{}: downgraded from {} to {next_seats} seats from {from}.",
+                        pool.licence_type, pool.purchased
+                    ),
+                    std::cmp::Ordering::Greater => format!(
+                        "{}: upgraded from {} to {next_seats} seats from {from}.",
+                        pool.licence_type, pool.purchased
+                    ),
+                    std::cmp::Ordering::Equal => {
+                        format!("{}: {next_seats} seats, as now.", pool.licence_type)
+                    }
+                });
+            }
+            lines.push("Your users keep their seats until then.".to_string());
+            format!(
+                "{} renewed from {}",
+                company.name,
+                human_date(next.starts_on)
+            )
+        }
+        (_, OrderKind::TrialConversion) => {
+            lines.push(format!(
+                "{} is converted to premium from {on}: {}.",
+                company.name,
+                seats_listed(&order.lines)
+            ));
+            if let Some(term) = company.plan.term() {
+                lines.push(format!("The term runs to {}.", human_date(term.renews_on)));
+            }
+            format!("{} converted to premium", company.name)
+        }
+        (_, kind) => {
+            let started = kind == OrderKind::Renewal
+                && company
+                    .plan
+                    .term()
+                    .is_some_and(|t| t.start == invoice.actioned_on);
+            if started {
+                lines.push(format!(
+                    "{} is renewed from {on}: {}.",
+                    company.name,
+                    seats_listed(&order.lines)
+                ));
+            }
+            for pool in after
+                .iter()
+                .filter(|p| order.lines.iter().any(|l| l.licence_type == p.licence_type))
+            {
+                let purchased_before = was(&pool.licence_type).map_or(0, |p| p.purchased);
+                lines.push(format!(
+                    "{}: {} seats before, {} from {on}: {} allocated, {} free.",
+                    pool.licence_type,
+                    purchased_before,
+                    pool.purchased,
+                    pool.allocated,
+                    pool.available()
+                ));
+            }
+            format!("{}: {} from {on}", company.name, seats_listed(&order.lines))
+        }
+    };
+    let currency = invoice.currency.as_str();
+    lines.push(format!(
+        "Invoice, dated {on}: {}.",
+        money(invoice.total_minor, currency)
+    ));
+    lines.extend(invoice.lines.iter().map(|l| {
         format!(
-            "Your {} order for {} seats of {} has been actioned on {}.",
-            order.kind.as_str(),
-            invoice.quantity.get(),
-            invoice.licence_type,
-            invoice.actioned_on
-        ),
-        format!(
-            "You now have {} seats: {} allocated, {} free.",
-            pool.purchased,
-            pool.allocated,
-            pool.available()
-        ),
-        format!(
-            "Invoice: {} × {} a year × {} / {} days = {}.",
-            invoice.quantity.get(),
-            money(invoice.unit_annual_fee_minor, invoice.currency.as_str()),
-            invoice.days_remaining,
-            invoice.days_in_term,
-            money(invoice.amount_minor, invoice.currency.as_str())
-        ),
-    ];
+            "- {} × {} a year × {} / {} days = {} ({})",
+            l.quantity.get(),
+            money(l.unit_annual_fee_minor, currency),
+            l.days_remaining,
+            l.days_in_term,
+            money(l.amount_minor, currency),
+            l.licence_type
+        )
+    }));
     email(
         managers,
         "order_assigned",
-        format!(
-            "{} seats of {} added for {}",
-            invoice.quantity.get(),
-            invoice.licence_type,
-            company.name
-        ),
+        subject,
         &lines,
         (
             "Allocate your seats",
@@ -164,21 +265,29 @@ pub fn expiry_digest(
     if let Some(date) = plan_ends {
         lines.push(match kind {
             NoticeKind::Reminder => format!(
-                "Your {what} for {} ends on {date}, in 72 hours.",
-                company.name
+                "Your {what} for {} ends on {}.",
+                company.name,
+                human_date(date)
             ),
             NoticeKind::Expiry => format!(
-                "Your {what} for {} ended today, {date}. Your users can no longer log in.",
-                company.name
+                "Your {what} for {} ended on {}. Its users can no longer log in.",
+                company.name,
+                human_date(date)
             ),
         });
     }
     if !licences.is_empty() {
         lines.push(match kind {
-            NoticeKind::Reminder => format!("{} user licence(s) end on {ends}:", licences.len()),
-            NoticeKind::Expiry => {
-                format!("{} user licence(s) ended today, {ends}:", licences.len())
-            }
+            NoticeKind::Reminder => format!(
+                "{} user licence(s) end on {}:",
+                licences.len(),
+                human_date(ends)
+            ),
+            NoticeKind::Expiry => format!(
+                "{} user licence(s) ended on {}:",
+                licences.len(),
+                human_date(ends)
+            ),
         });
         lines.extend(licences.iter().map(|(email, _)| format!("- {email}")));
     }
@@ -188,8 +297,8 @@ pub fn expiry_digest(
         ("/renew", "Renew licences")
     };
     let subject = match kind {
-        NoticeKind::Reminder => format!("{}: licences end on {ends}", company.name),
-        NoticeKind::Expiry => format!("{}: licences ended on {ends}", company.name),
+        NoticeKind::Reminder => format!("{}: licences end on {}", company.name, human_date(ends)),
+        NoticeKind::Expiry => format!("{}: licences ended on {}", company.name, human_date(ends)),
     };
     let mut email = email(
         company

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use crate::model::OrderState;
 use crate::ports::StoreError;
 use crate::pricing::PricingError;
-use crate::types::{Email, InvalidField};
+use crate::types::{Email, InvalidField, LicenceType};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceError {
@@ -25,8 +25,27 @@ pub enum ServiceError {
     TermEnded { renews_on: NaiveDate },
     #[error("a renewal needs at least {minimum} seats, got {requested}")]
     BelowMinimumSeats { minimum: u32, requested: u32 },
-    #[error("{allocated} seats are allocated; free seats before renewing for {requested}")]
-    BelowAllocatedSeats { allocated: u32, requested: u32 },
+    #[error("{allocated} {licence_type} holders carry into the next term; release {needed} at renewal before renewing for {requested}")]
+    BelowAllocatedSeats {
+        licence_type: LicenceType,
+        allocated: u32,
+        requested: u32,
+        needed: u32,
+    },
+    #[error("this term is renewed already")]
+    AlreadyRenewed { renews_on: Option<NaiveDate> },
+    #[error("{email} holds no active licence to {action}")]
+    NoActiveLicence { email: Email, action: &'static str },
+    #[error("{email}'s licence is {policy}; {hint}")]
+    WrongLicencePolicy {
+        email: Email,
+        policy: &'static str,
+        hint: &'static str,
+    },
+    #[error("{email}'s seat is released at renewal already")]
+    AlreadyReleased { email: Email },
+    #[error("a company keeps at least one manager")]
+    LastManager,
     #[error("a {kind} order does not apply to a company on a {plan} plan")]
     WrongPlan {
         kind: &'static str,
@@ -59,6 +78,11 @@ impl ServiceError {
             ServiceError::TermEnded { .. } => "term_ended",
             ServiceError::BelowMinimumSeats { .. } => "below_minimum_seats",
             ServiceError::BelowAllocatedSeats { .. } => "below_allocated_seats",
+            ServiceError::AlreadyRenewed { .. } => "already_renewed",
+            ServiceError::NoActiveLicence { .. } => "no_active_licence",
+            ServiceError::WrongLicencePolicy { .. } => "wrong_licence_policy",
+            ServiceError::AlreadyReleased { .. } => "already_released",
+            ServiceError::LastManager => "last_manager",
             ServiceError::WrongPlan { .. } => "wrong_plan",
             ServiceError::MemberExists { .. } => "member_exists",
             ServiceError::AlreadyActive { .. } => "already_active",

@@ -27,33 +27,73 @@ pub enum Policy {
     Rolling12Months,
 }
 
-/// A company's plan: a free trial, or a paid premium term.
+/// A company's plan: a free trial, or premium. A premium company has a term
+/// only while it has co-term seats: the term belongs to them, and rolling
+/// licences live by their own dates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Plan {
     Trial {
         ends_on: NaiveDate,
+        /// How many trial licences there are; pools play no part in a trial.
         seats: u32,
+        /// Trial licences handed out. `None` in items written before trial
+        /// seats were counted here: those trials counted them in the pools.
+        #[serde(default)]
+        allocated: Option<u32>,
     },
     Premium {
-        term_start: NaiveDate,
-        renews_on: NaiveDate,
+        #[serde(default)]
+        term_start: Option<NaiveDate>,
+        #[serde(default)]
+        renews_on: Option<NaiveDate>,
     },
 }
 
+/// A co-term term: from its start to the renewal date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Term {
+    pub start: NaiveDate,
+    pub renews_on: NaiveDate,
+}
+
 impl Plan {
-    /// The date the plan ends: the trial's end or the term's renewal date.
-    pub fn ends_on(&self) -> NaiveDate {
+    /// The date the plan ends: the trial's end or the term's renewal date;
+    /// `None` for a premium company with no term (only rolling seats).
+    pub fn ends_on(&self) -> Option<NaiveDate> {
         match self {
-            Plan::Trial { ends_on, .. } => *ends_on,
+            Plan::Trial { ends_on, .. } => Some(*ends_on),
             Plan::Premium { renews_on, .. } => *renews_on,
         }
     }
 
+    /// The co-term term, if the company has one.
+    pub fn term(&self) -> Option<Term> {
+        match self {
+            Plan::Premium {
+                term_start: Some(start),
+                renews_on: Some(renews_on),
+            } => Some(Term {
+                start: *start,
+                renews_on: *renews_on,
+            }),
+            _ => None,
+        }
+    }
+
+    /// A premium plan with a term of `term_months` from `term_start`.
     pub fn premium(term_start: NaiveDate, term_months: u32) -> Self {
         Plan::Premium {
-            term_start,
-            renews_on: add_months(term_start, term_months),
+            term_start: Some(term_start),
+            renews_on: Some(add_months(term_start, term_months)),
+        }
+    }
+
+    /// A premium plan with no term: every seat is rolling.
+    pub fn premium_without_term() -> Self {
+        Plan::Premium {
+            term_start: None,
+            renews_on: None,
         }
     }
 
@@ -63,6 +103,23 @@ impl Plan {
             Plan::Premium { .. } => "premium",
         }
     }
+}
+
+/// A renewal assigned before the renewal date: the next term, which starts
+/// on its own on `starts_on` with each co-term type's seats as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextTerm {
+    pub starts_on: NaiveDate,
+    pub renews_on: NaiveDate,
+    pub lines: Vec<TermLine>,
+    pub order_id: OrderId,
+}
+
+/// The seats of one licence type in a scheduled term.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermLine {
+    pub licence_type: LicenceType,
+    pub seats: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +141,9 @@ pub struct Company {
     pub min_seats_at_renewal: u32,
     pub term_months: u32,
     pub plan: Plan,
+    /// A renewal scheduled for the end of the current term.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_term: Option<NextTerm>,
     /// Kept here so that e-mails to managers need no read of every member.
     #[serde(default)]
     pub manager_emails: Vec<Email>,
@@ -91,12 +151,24 @@ pub struct Company {
 }
 
 impl Company {
-    /// Derived from the plan and the company's today, so expiry needs no write.
-    pub fn status(&self, today: NaiveDate) -> CompanyStatus {
-        match (&self.plan, has_ended(self.plan.ends_on(), today)) {
-            (_, true) => CompanyStatus::Expired,
-            (Plan::Trial { .. }, false) => CompanyStatus::Trial,
-            (Plan::Premium { .. }, false) => CompanyStatus::Active,
+    /// Derived from the plan and the company's today, so expiry needs no
+    /// write: a trial while it runs; active while the term runs or while the
+    /// company has a rolling pool, whose licences live by their own dates.
+    pub fn status(&self, has_rolling_pool: bool, today: NaiveDate) -> CompanyStatus {
+        match &self.plan {
+            Plan::Trial { ends_on, .. } if has_ended(*ends_on, today) => CompanyStatus::Expired,
+            Plan::Trial { .. } => CompanyStatus::Trial,
+            Plan::Premium { .. } => {
+                let term_runs = self
+                    .plan
+                    .term()
+                    .is_some_and(|t| !has_ended(t.renews_on, today));
+                if term_runs || has_rolling_pool {
+                    CompanyStatus::Active
+                } else {
+                    CompanyStatus::Expired
+                }
+            }
         }
     }
 }
@@ -110,12 +182,49 @@ pub struct SeatPool {
     pub currency: Currency,
     pub purchased: u32,
     pub allocated: u32,
+    /// Co-term holders released at renewal: they keep their seat to the end
+    /// of the term and do not carry into the next.
+    #[serde(default)]
+    pub releasing_at_renewal: u32,
+    /// The seats of the next term, once a renewal is scheduled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_purchased: Option<u32>,
 }
 
 impl SeatPool {
-    /// `purchased - allocated`, never negative.
+    /// A pool with `purchased` seats and none handed out.
+    pub fn new(
+        licence_type: LicenceType,
+        policy: Policy,
+        annual_fee_minor: i64,
+        currency: Currency,
+        purchased: u32,
+    ) -> Self {
+        Self {
+            licence_type,
+            policy,
+            annual_fee_minor,
+            currency,
+            purchased,
+            allocated: 0,
+            releasing_at_renewal: 0,
+            next_purchased: None,
+        }
+    }
+
+    /// The holders who carry into the next term.
+    pub fn carrying(&self) -> u32 {
+        self.allocated.saturating_sub(self.releasing_at_renewal)
+    }
+
+    /// Seats free now, and (once a renewal is scheduled) in the next term
+    /// too, since a co-term seat handed out now carries over: never negative.
     pub fn available(&self) -> u32 {
-        self.purchased.saturating_sub(self.allocated)
+        let now = self.purchased.saturating_sub(self.allocated);
+        match self.next_purchased {
+            Some(next) => now.min(next.saturating_sub(self.carrying())),
+            None => now,
+        }
     }
 
     /// Takes `needed` seats, or says how many there are.
@@ -150,8 +259,12 @@ pub enum MemberRole {
 pub enum LicenceTerm {
     /// Ends with the trial, on this date.
     Trial { ends_on: NaiveDate },
-    /// Ends on the company's `renews_on`, whichever term that is.
-    CoTerm,
+    /// Ends on the company's `renews_on`, whichever term that is, unless
+    /// released at renewal: then on the `ends_on` of the term it was in.
+    CoTerm {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ends_on: Option<NaiveDate>,
+    },
     /// Ends on this date (12 months after allocation).
     Rolling { ends_on: NaiveDate },
 }
@@ -165,12 +278,23 @@ pub struct Licence {
 }
 
 impl Licence {
-    /// The date the licence ends for a company on `plan`.
-    pub fn expires_on(&self, plan: &Plan) -> NaiveDate {
+    /// The date the licence ends for a company on `plan`; `None` for a
+    /// co-term licence in a company whose term is gone (it has ended).
+    pub fn expires_on(&self, plan: &Plan) -> Option<NaiveDate> {
         match self.term {
-            LicenceTerm::Trial { ends_on } | LicenceTerm::Rolling { ends_on } => ends_on,
-            LicenceTerm::CoTerm => plan.ends_on(),
+            LicenceTerm::Trial { ends_on } | LicenceTerm::Rolling { ends_on } => Some(ends_on),
+            LicenceTerm::CoTerm { ends_on } => {
+                let term_end = plan.term().map(|t| t.renews_on);
+                match (ends_on, term_end) {
+                    (Some(own), Some(term)) => Some(own.min(term)),
+                    (own, term) => own.or(term),
+                }
+            }
         }
+    }
+
+    pub fn is_co_term(&self) -> bool {
+        matches!(self.term, LicenceTerm::CoTerm { .. })
     }
 }
 
@@ -207,8 +331,10 @@ impl Member {
     pub fn status(&self, plan: &Plan, today: NaiveDate) -> LicenceStatus {
         match &self.licence {
             None => LicenceStatus::Unlicensed,
-            Some(licence) if has_ended(licence.expires_on(plan), today) => LicenceStatus::Expired,
-            Some(_) => LicenceStatus::Active,
+            Some(licence) => match licence.expires_on(plan) {
+                Some(ends_on) if !has_ended(ends_on, today) => LicenceStatus::Active,
+                _ => LicenceStatus::Expired,
+            },
         }
     }
 }
@@ -286,16 +412,37 @@ pub struct Quote {
     pub as_of: NaiveDate,
 }
 
+/// One licence type of an order: how many seats, and their price when the
+/// order was requested.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub licence_type: LicenceType,
+    pub quantity: Quantity,
+    pub quote: Quote,
+}
+
 /// A request for seats, and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub id: OrderId,
     pub company_id: CompanyId,
+    /// The first line's type, quantity and quote, for one-line clients.
     pub licence_type: LicenceType,
     pub quantity: Quantity,
     pub kind: OrderKind,
     pub state: OrderState,
     pub quote: Quote,
+    /// Every line: one for upgrades and conversions, one per co-term type
+    /// kept for a renewal.
+    #[serde(default)]
+    pub lines: Vec<OrderLine>,
+    /// The lines' quotes added up.
+    #[serde(default)]
+    pub total_minor: i64,
+    /// For a co-term renewal: the renewal date of the term it renews, so a
+    /// term is renewed once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renews_term_ending: Option<NaiveDate>,
     pub requested_by: ActorRef,
     pub requested_at: DateTime<Utc>,
     pub assigned_by: Option<ActorRef>,
@@ -305,11 +452,55 @@ pub struct Order {
     pub invoice: Option<Invoice>,
 }
 
+impl Order {
+    /// Orders written before orders had lines hold one, in the first-line
+    /// fields: read them as the one line they are.
+    pub fn with_lines(mut self) -> Self {
+        if self.lines.is_empty() {
+            self.lines = vec![OrderLine {
+                licence_type: self.licence_type.clone(),
+                quantity: self.quantity,
+                quote: self.quote.clone(),
+            }];
+            self.total_minor = self.quote.amount_minor;
+        }
+        if let Some(invoice) = self.invoice.as_mut() {
+            invoice.fill_lines();
+        }
+        self
+    }
+}
+
+/// One line of an invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    pub licence_type: LicenceType,
+    pub quantity: Quantity,
+    pub unit_annual_fee_minor: i64,
+    pub days_remaining: i64,
+    pub days_in_term: i64,
+    pub amount_minor: i64,
+}
+
+impl From<&Quote> for InvoiceLine {
+    fn from(quote: &Quote) -> Self {
+        Self {
+            licence_type: quote.licence_type.clone(),
+            quantity: quote.quantity,
+            unit_annual_fee_minor: quote.annual_fee_minor,
+            days_remaining: quote.days_remaining,
+            days_in_term: quote.days_in_term,
+            amount_minor: quote.amount_minor,
+        }
+    }
+}
+
 /// What an assigned order costs: the quote's function, run on the day it
-/// was actioned.
+/// was actioned, once per line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invoice {
     pub order_id: OrderId,
+    /// The first line, for one-line clients (`amount_minor` is that line's).
     pub licence_type: LicenceType,
     pub quantity: Quantity,
     pub unit_annual_fee_minor: i64,
@@ -318,20 +509,46 @@ pub struct Invoice {
     pub amount_minor: i64,
     pub currency: Currency,
     pub actioned_on: NaiveDate,
+    #[serde(default)]
+    pub lines: Vec<InvoiceLine>,
+    /// What is owed: the lines added up.
+    #[serde(default)]
+    pub total_minor: i64,
 }
 
 impl Invoice {
-    pub fn from_quote(order_id: OrderId, quote: Quote) -> Self {
-        Self {
+    /// The invoice for `quotes`, the order's lines priced on the day it was
+    /// actioned (at least one).
+    pub fn from_quotes(order_id: OrderId, quotes: &[Quote]) -> Option<Self> {
+        let first = quotes.first()?;
+        let lines: Vec<InvoiceLine> = quotes.iter().map(InvoiceLine::from).collect();
+        Some(Self {
             order_id,
-            licence_type: quote.licence_type,
-            quantity: quote.quantity,
-            unit_annual_fee_minor: quote.annual_fee_minor,
-            days_remaining: quote.days_remaining,
-            days_in_term: quote.days_in_term,
-            amount_minor: quote.amount_minor,
-            currency: quote.currency,
-            actioned_on: quote.as_of,
+            licence_type: first.licence_type.clone(),
+            quantity: first.quantity,
+            unit_annual_fee_minor: first.annual_fee_minor,
+            days_remaining: first.days_remaining,
+            days_in_term: first.days_in_term,
+            amount_minor: first.amount_minor,
+            currency: first.currency.clone(),
+            actioned_on: first.as_of,
+            total_minor: lines.iter().map(|l| l.amount_minor).sum(),
+            lines,
+        })
+    }
+
+    /// Invoices written before invoices had lines are their own one line.
+    fn fill_lines(&mut self) {
+        if self.lines.is_empty() {
+            self.lines = vec![InvoiceLine {
+                licence_type: self.licence_type.clone(),
+                quantity: self.quantity,
+                unit_annual_fee_minor: self.unit_annual_fee_minor,
+                days_remaining: self.days_remaining,
+                days_in_term: self.days_in_term,
+                amount_minor: self.amount_minor,
+            }];
+            self.total_minor = self.amount_minor;
         }
     }
 }

@@ -52,12 +52,10 @@ fn billing_window(
     term_months: u32,
     as_of: NaiveDate,
 ) -> Result<(NaiveDate, NaiveDate, NaiveDate), PricingError> {
-    let full_year_from = |start: NaiveDate| (start, start, add_months(start, 12));
+    let term_from = |start: NaiveDate| (start, start, add_months(start, term_months));
     match (kind, plan, policy) {
         // The new premium term starts the day the conversion is actioned.
-        (OrderKind::TrialConversion, Plan::Trial { .. }, _) => {
-            Ok((as_of, as_of, add_months(as_of, term_months)))
-        }
+        (OrderKind::TrialConversion, Plan::Trial { .. }, _) => Ok(term_from(as_of)),
         (OrderKind::TrialConversion, Plan::Premium { .. }, _) => Err(PricingError::WrongPlan {
             kind: "trial_conversion",
             plan: "premium",
@@ -67,27 +65,21 @@ fn billing_window(
             plan: "trial",
         }),
         // Rolling seats last 12 months from allocation: full price, no proration.
-        (_, Plan::Premium { .. }, Policy::Rolling12Months) => Ok(full_year_from(as_of)),
-        (OrderKind::Renewal, Plan::Premium { renews_on, .. }, Policy::CoTerm) => {
-            let start = next_term_start(*renews_on, as_of);
-            Ok((start, start, add_months(start, term_months)))
+        (_, Plan::Premium { .. }, Policy::Rolling12Months) => {
+            Ok((as_of, as_of, add_months(as_of, 12)))
         }
-        (
-            OrderKind::Upgrade,
-            Plan::Premium {
-                term_start,
-                renews_on,
-            },
-            Policy::CoTerm,
-        ) => {
-            if as_of >= *renews_on {
-                return Err(PricingError::TermEnded {
-                    renews_on: *renews_on,
-                });
+        (_, Plan::Premium { .. }, Policy::CoTerm) => match (kind, plan.term()) {
+            // The first co-term seats of a company with no term start one.
+            (_, None) => Ok(term_from(as_of)),
+            (OrderKind::Renewal, Some(term)) => {
+                Ok(term_from(next_term_start(term.renews_on, as_of)))
             }
+            (_, Some(term)) if as_of >= term.renews_on => Err(PricingError::TermEnded {
+                renews_on: term.renews_on,
+            }),
             // Bought before the term starts: billed from the term's start.
-            Ok(((*term_start).max(as_of), *term_start, *renews_on))
-        }
+            (_, Some(term)) => Ok((term.start.max(as_of), term.start, term.renews_on)),
+        },
     }
 }
 
@@ -152,8 +144,8 @@ mod tests {
 
     fn premium(start: &str, end: &str) -> Plan {
         Plan::Premium {
-            term_start: d(start),
-            renews_on: d(end),
+            term_start: Some(d(start)),
+            renews_on: Some(d(end)),
         }
     }
 

@@ -16,6 +16,7 @@ pub(crate) fn company(plan: Plan) -> Company {
         min_seats_at_renewal: DEFAULT_MIN_SEATS_AT_RENEWAL,
         term_months: 12,
         plan,
+        next_term: None,
         manager_emails: Vec::new(),
         created_at: Utc::now(),
     }

@@ -31,9 +31,14 @@ impl Record for Company {
     fn key(&self, _company: &CompanyId) -> Key {
         company_key(&self.id)
     }
-    /// Trials and terms fall due when the plan's end date begins.
+    /// Trials and terms fall due when the plan's end date begins; a term
+    /// already renewed, when the next one ends. No term, no entry.
     fn due(&self, company: &Company) -> Option<IndexKey> {
-        let ends = start_of_day(self.plan.ends_on(), company.timezone);
+        let ends_on = match &self.next_term {
+            Some(next) => next.renews_on,
+            None => self.plan.ends_on()?,
+        };
+        let ends = start_of_day(ends_on, company.timezone);
         Some(due_entry(ends, &self.key(&company.id)))
     }
     fn partner(&self) -> Option<IndexKey> {
@@ -55,7 +60,7 @@ impl Record for Member {
                 start_of_day(ends_on, company.timezone),
                 &self.key(&company.id),
             )),
-            LicenceTerm::Trial { .. } | LicenceTerm::CoTerm => None,
+            LicenceTerm::Trial { .. } | LicenceTerm::CoTerm { .. } => None,
         }
     }
 }
@@ -136,6 +141,14 @@ pub fn update<T: Record>(
         item: to_item(company, value, read_version + 1)?,
         condition: Condition::Version(read_version),
     })
+}
+
+/// Deletes a record, if nobody wrote it since it was read.
+pub fn delete<T: Record>(company: &Company, value: &T, read_version: u64) -> Write {
+    Write::Delete {
+        key: value.key(&company.id),
+        condition: Condition::Version(read_version),
+    }
 }
 
 /// Writes a plain JSON value under a key that must not exist yet.

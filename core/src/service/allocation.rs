@@ -4,10 +4,10 @@ use std::collections::HashMap;
 
 use crate::caller::{Action, Caller};
 use crate::error::ServiceError;
-use crate::model::{LicenceStatus, Member};
+use crate::model::{LicenceStatus, Member, Plan, SeatShortage};
 use crate::ports::{Clock, ItemStore, Mailer, Query};
 use crate::repo::{self, Stored};
-use crate::rules::{ensure_term_open, new_licence, shortage};
+use crate::rules::{ensure_open, holds_seat_already, new_licence, shortage, trial_licence};
 use crate::types::{Email, LicenceType};
 
 use super::context::{Seatkeeper, Tenant};
@@ -84,17 +84,18 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         licence_type: &LicenceType,
         members: Vec<Stored<Member>>,
     ) -> Result<Allocated, ServiceError> {
-        let company = &tenant.company.value;
-        let mut pool = self.pool(tenant, licence_type).await?;
-        ensure_term_open(company, tenant.today)?;
+        let mut company = tenant.company.value.clone();
+        let mut pool = tenant.pool(licence_type)?;
+        ensure_open(&company, &pool.value, tenant.today)?;
         let already: Vec<Email> = members
             .iter()
             .filter(|m| {
-                m.value.status(&company.plan, tenant.today) == LicenceStatus::Active
-                    && m.value
-                        .licence
-                        .as_ref()
-                        .is_some_and(|l| &l.licence_type == licence_type)
+                holds_seat_already(
+                    m.value.licence.as_ref(),
+                    &pool.value,
+                    &company.plan,
+                    tenant.today,
+                )
             })
             .map(|m| m.value.email.clone())
             .collect();
@@ -108,30 +109,54 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             ));
         }
         let needed = u32::try_from(members.len()).unwrap_or(u32::MAX);
-        pool.value.take(needed).map_err(shortage)?;
-        let licence = new_licence(&pool.value, &company.plan, tenant.today);
-        let mut writes = vec![repo::update(
-            &tenant.company.value,
-            &pool.value,
-            pool.version,
-        )?];
+        // A trial hands out its own licences; premium takes pool seats.
+        let before = serde_json::json!({"allocated": pool.value.allocated, "plan": company.plan});
+        let trial_ends = match &mut company.plan {
+            Plan::Trial {
+                ends_on,
+                seats,
+                allocated,
+            } => {
+                let taken = allocated.get_or_insert(0);
+                if *taken + needed > *seats {
+                    return Err(shortage(SeatShortage {
+                        needed,
+                        available: seats.saturating_sub(*taken),
+                    }));
+                }
+                *taken += needed;
+                Some(*ends_on)
+            }
+            Plan::Premium { .. } => {
+                pool.value.take(needed).map_err(shortage)?;
+                None
+            }
+        };
+        let mut writes = tenant.changes(&company, &[])?;
+        if trial_ends.is_none() {
+            writes.push(repo::update(&company, &pool.value, pool.version)?);
+        }
         let mut allocated = Vec::with_capacity(members.len());
         for stored in members {
             let mut member = stored.value;
-            member.licence = Some(licence.clone());
-            writes.push(repo::update(
-                &tenant.company.value,
-                &member,
-                stored.version,
-            )?);
+            member.licence = Some(match trial_ends {
+                Some(ends_on) => trial_licence(licence_type.clone(), ends_on, tenant.today),
+                None => new_licence(
+                    &pool.value,
+                    &company.plan,
+                    member.licence.as_ref(),
+                    tenant.today,
+                ),
+            });
+            writes.push(repo::update(&company, &member, stored.version)?);
             allocated.push(member.email);
         }
         writes.push(self.audit(
             caller,
-            company,
+            &company,
             "seats.allocate",
-            serde_json::json!({"allocated": pool.value.allocated - needed}),
-            serde_json::json!({"allocated": pool.value.allocated, "members": allocated}),
+            before,
+            serde_json::json!({"allocated": pool.value.allocated, "plan": company.plan, "members": allocated}),
         )?);
         self.store().transact(writes).await?;
         Ok(Allocated {

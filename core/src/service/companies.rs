@@ -2,15 +2,15 @@
 
 use crate::caller::{Action, Caller, Role};
 use crate::error::ServiceError;
-use crate::model::{Company, Member, MemberRole, SeatPool};
+use crate::model::{Company, Member, MemberRole};
 use crate::ports::{Clock, Index, ItemStore, Mailer, Query};
 use crate::repo::{self, Stored};
-use crate::rules::new_licence;
+use crate::rules::first_licence;
 use crate::types::PartnerId;
 
 use super::context::Seatkeeper;
 use super::inputs::{page_limit, validate_company, NewCompany};
-use super::views::{CompanyView, ListPage, MemberCounts, PoolView};
+use super::views::{CompanyView, ListPage};
 
 impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     pub async fn create_company(
@@ -29,22 +29,19 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         };
         let (company, pools, managers) = validate_company(input, partner_id, self.clock().now())?;
         let today = self.clock().today_in(company.timezone);
-        let mut pools = pools;
+        let (mut company, mut pools) = (company, pools);
+        // Each manager takes a seat of the first licence type while any are free.
+        let first_type = pools.first().map(|p| p.licence_type.clone());
         let members = managers
             .into_iter()
-            .map(|(email, name)| {
-                // Each manager takes a seat of the first licence type while any are free.
-                let licence = pools.first_mut().and_then(|pool| {
-                    pool.take(1).ok()?;
-                    Some(new_licence(pool, &company.plan, today))
-                });
-                Member {
-                    email,
-                    name,
-                    role: MemberRole::Manager,
-                    licence,
-                    added_at: company.created_at,
-                }
+            .map(|(email, name)| Member {
+                licence: first_licence(&mut company, &mut pools, first_type.as_ref(), today)
+                    .ok()
+                    .flatten(),
+                email,
+                name,
+                role: MemberRole::Manager,
+                added_at: company.created_at,
             })
             .collect::<Vec<_>>();
         let mut writes = vec![repo::insert(&company, &company)?];
@@ -62,14 +59,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             serde_json::to_value(&company).unwrap_or_default(),
         )?);
         self.store().transact(writes).await?;
-        let counts = MemberCounts::tally(members.iter(), &company.plan, today);
-        Ok(CompanyView {
-            status: company.status(today),
-            today,
-            pools: pools.iter().map(PoolView::from).collect(),
-            counts,
-            company,
-        })
+        Ok(CompanyView::new(company, &pools, members.iter(), today))
     }
 
     pub async fn get_company(
@@ -79,23 +69,18 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     ) -> Result<CompanyView, ServiceError> {
         caller.require(Action::ReadCompany)?;
         let tenant = self.tenant(caller, company_id).await?;
-        let pk = repo::company_pk(tenant.id());
-        let pools: Vec<Stored<SeatPool>> =
-            repo::load_all(self.store(), Query::table(pk.clone(), repo::POOL_PREFIX)).await?;
-        let members: Vec<Stored<Member>> =
-            repo::load_all(self.store(), Query::table(pk, repo::MEMBER_PREFIX)).await?;
-        let company = tenant.company.value;
-        Ok(CompanyView {
-            status: company.status(tenant.today),
-            today: tenant.today,
-            pools: pools.iter().map(|p| PoolView::from(&p.value)).collect(),
-            counts: MemberCounts::tally(
-                members.iter().map(|m| &m.value),
-                &company.plan,
-                tenant.today,
-            ),
-            company,
-        })
+        let members: Vec<Stored<Member>> = repo::load_all(
+            self.store(),
+            Query::table(repo::company_pk(tenant.id()), repo::MEMBER_PREFIX),
+        )
+        .await?;
+        let pools = tenant.pool_values();
+        Ok(CompanyView::new(
+            tenant.company.value,
+            &pools,
+            members.iter().map(|m| &m.value),
+            tenant.today,
+        ))
     }
 
     pub async fn list_partner_companies(

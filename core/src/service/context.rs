@@ -10,9 +10,10 @@ use serde::de::DeserializeOwned;
 
 use crate::caller::Caller;
 use crate::error::ServiceError;
-use crate::model::{AuditEvent, Company, Member, Notice, SeatPool};
-use crate::ports::{Clock, ItemStore, Mailer, OutgoingEmail, Query, Write};
+use crate::model::{AuditEvent, Company, CompanyStatus, Member, Notice, Plan, Policy, SeatPool};
+use crate::ports::{Clock, ItemStore, Mailer, OutgoingEmail, Query, StoreError, Write};
 use crate::repo::{self, Stored};
+use crate::rules::start_due_term;
 use crate::types::{CompanyId, Email, LicenceType};
 
 use super::inputs::page_limit;
@@ -43,15 +44,86 @@ pub struct Seatkeeper<S, C, M> {
     settings: Settings,
 }
 
-/// A company as read, with its own today.
+/// A company as read, with its pools and its own today. A term scheduled
+/// to start by today has started (see [`Seatkeeper::tenant`]).
 pub(super) struct Tenant {
     pub(super) company: Stored<Company>,
+    pub(super) pools: Vec<Stored<SeatPool>>,
     pub(super) today: NaiveDate,
 }
 
 impl Tenant {
     pub(super) fn id(&self) -> &CompanyId {
         &self.company.value.id
+    }
+
+    pub(super) fn has_rolling_pool(&self) -> bool {
+        self.pools
+            .iter()
+            .any(|p| p.value.policy == Policy::Rolling12Months)
+    }
+
+    pub(super) fn status(&self) -> CompanyStatus {
+        self.company
+            .value
+            .status(self.has_rolling_pool(), self.today)
+    }
+
+    /// The pool of `licence_type`, as read with the company.
+    pub(super) fn pool(
+        &self,
+        licence_type: &LicenceType,
+    ) -> Result<Stored<SeatPool>, ServiceError> {
+        self.pools
+            .iter()
+            .find(|p| p.value.licence_type == *licence_type)
+            .cloned()
+            .ok_or(ServiceError::NotFound {
+                what: "licence type",
+            })
+    }
+
+    pub(super) fn pool_values(&self) -> Vec<SeatPool> {
+        self.pools.iter().map(|p| p.value.clone()).collect()
+    }
+
+    /// The writes that store `company` and those of `pools` that changed
+    /// since they were read, each conditional on the version read.
+    pub(super) fn changes(
+        &self,
+        company: &Company,
+        pools: &[SeatPool],
+    ) -> Result<Vec<Write>, ServiceError> {
+        let mut writes = Vec::new();
+        if *company != self.company.value {
+            writes.push(repo::update(company, company, self.company.version)?);
+        }
+        for (read, now) in self.pools.iter().zip(pools) {
+            if read.value != *now {
+                writes.push(repo::update(company, now, read.version)?);
+            }
+        }
+        Ok(writes)
+    }
+}
+
+/// Reads items written before the current shapes the way they meant: a
+/// trial's licences counted in the pools, and a premium company with no
+/// co-term pool has no term.
+fn upgrade_legacy(company: &mut Company, pools: &[Stored<SeatPool>]) {
+    let has_co_term = pools.iter().any(|p| p.value.policy == Policy::CoTerm);
+    match &mut company.plan {
+        Plan::Trial { allocated, .. } if allocated.is_none() => {
+            *allocated = Some(pools.iter().map(|p| p.value.allocated).sum());
+        }
+        Plan::Premium {
+            term_start,
+            renews_on,
+        } if !has_co_term => {
+            *term_start = None;
+            *renews_on = None;
+        }
+        _ => {}
     }
 }
 
@@ -124,16 +196,55 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     ) -> Result<Tenant, ServiceError> {
         let not_found = ServiceError::NotFound { what: "company" };
         let id = CompanyId::parse(company_id).map_err(|_| not_found.clone())?;
-        let company: Stored<Company> = repo::load(&self.store, &repo::company_key(&id))
-            .await?
-            .ok_or(not_found.clone())?;
-        if !caller.can_act_on(&company.value) {
+        let tenant = self.company(&id).await?.ok_or(not_found.clone())?;
+        if !caller.can_act_on(&tenant.company.value) {
             return Err(not_found);
         }
-        let today = self.clock.today_in(company.value.timezone);
-        Ok(Tenant { company, today })
+        Ok(tenant)
     }
 
+    /// A company with its pools, as of its today. A scheduled term whose
+    /// day has come starts here, on every read, and is stored with it, so
+    /// the daily run and every read agree without a write on the day.
+    pub(super) async fn company(&self, id: &CompanyId) -> Result<Option<Tenant>, ServiceError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(mut company) =
+                repo::load::<Company, _>(&self.store, &repo::company_key(id)).await?
+            else {
+                return Ok(None);
+            };
+            let pools: Vec<Stored<SeatPool>> = repo::load_all(
+                &self.store,
+                Query::table(repo::company_pk(id), repo::POOL_PREFIX),
+            )
+            .await?;
+            upgrade_legacy(&mut company.value, &pools);
+            let today = self.clock.today_in(company.value.timezone);
+            let tenant = Tenant {
+                company,
+                pools,
+                today,
+            };
+            let mut next = tenant.company.value.clone();
+            let mut next_pools = tenant.pool_values();
+            if !start_due_term(&mut next, &mut next_pools, today) {
+                return Ok(Some(tenant));
+            }
+            match self
+                .store
+                .transact(tenant.changes(&next, &next_pools)?)
+                .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Busy)
+    }
+
+    /// The pool of `licence_type` as stored now: a fresh read, for steps
+    /// that run after the tenant was read.
     pub(super) async fn pool(
         &self,
         tenant: &Tenant,

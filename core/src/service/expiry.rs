@@ -165,12 +165,11 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     ) -> Result<(), ServiceError> {
         let id = repo::company_of_pk(pk)
             .ok_or_else(|| StoreError::Corrupt(format!("{pk} is not a company's partition")))?;
-        let Some(company) = repo::load::<Company, _>(self.store(), &repo::company_key(&id)).await?
-        else {
+        // Read as every read is: a renewal scheduled for today has started.
+        let Some(tenant) = self.company(&id).await? else {
             return Ok(());
         };
-        let company = company.value;
-        let today = self.clock().today_in(company.timezone);
+        let (company, today) = (tenant.company.value, tenant.today);
         for pending in found.pending {
             self.retry_notice(&company, pending, report).await?;
         }
@@ -187,14 +186,22 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             };
             Some((kind, kind.due_on(ends_on)))
         };
-        if found.company_due {
-            let ends_on = company.plan.ends_on();
+        // A term already renewed owes no notice of its end.
+        let plan_ends = company
+            .plan
+            .ends_on()
+            .filter(|_| company.next_term.is_none());
+        if let Some(ends_on) = plan_ends.filter(|_| found.company_due) {
             if let Some(key) = due(ends_on) {
                 digests.entry(key).or_default().plan_ends = Some(ends_on);
             }
         }
         for member in found.members {
-            let Some(ends_on) = member.licence.as_ref().map(|l| l.expires_on(&company.plan)) else {
+            let Some(ends_on) = member
+                .licence
+                .as_ref()
+                .and_then(|l| l.expires_on(&company.plan))
+            else {
                 continue;
             };
             if let Some(key) = due(ends_on) {

@@ -24,7 +24,7 @@ use crate::ports::{
     MAX_TRANSACTION_ITEMS,
 };
 use crate::repo::{self, import_chunk_key, import_key, Stored};
-use crate::rules::{ensure_term_open, new_licence, shortage};
+use crate::rules::{ensure_open, new_licence, shortage};
 
 use super::context::{Seatkeeper, Tenant};
 use super::views::PoolView;
@@ -445,8 +445,8 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         licence_type: &LicenceType,
     ) -> Result<Stored<Import>, ServiceError> {
         let company = &tenant.company.value;
-        ensure_term_open(company, tenant.today)?;
         let mut pool = self.pool(tenant, licence_type).await?;
+        ensure_open(company, &pool.value, tenant.today)?;
         // The previewed members still expired now; seats for exactly them.
         let mut needed = 0u32;
         for n in 0..import.value.renew_chunks {
@@ -524,10 +524,14 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 )
                 .await?;
             let pool = self.pool(tenant, licence_type).await?;
-            let licence = new_licence(&pool.value, &company.plan, tenant.today);
             for stored in &members {
                 let mut member = stored.value.clone();
-                member.licence = Some(licence.clone());
+                member.licence = Some(new_licence(
+                    &pool.value,
+                    &company.plan,
+                    member.licence.as_ref(),
+                    tenant.today,
+                ));
                 writes.push(repo::update(company, &member, stored.version)?);
             }
             progress.done_chunks += 1;

@@ -18,6 +18,8 @@ use crate::types::{CompanyId, Currency, Email, LicenceType, PartnerId, Quantity}
 /// Most members one allocation licenses: with the pool and the audit event
 /// they must fit one transaction, which is what makes it all or nothing.
 pub const MAX_EMAILS_PER_ALLOCATION: usize = MAX_TRANSACTION_ITEMS - 2;
+/// Most licence types a company has.
+pub const MAX_LICENCE_TYPES: usize = 20;
 /// Largest page a list returns.
 pub const MAX_PAGE: u32 = 200;
 
@@ -74,14 +76,114 @@ pub struct NewMember {
     pub licence_type: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `POST …/orders` and `POST …/quotes`: one licence type and quantity, or
+/// (for a co-term renewal) `lines`, one per co-term type kept. `kind`
+/// defaults to what the company's state calls for.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderRequest {
-    pub licence_type: String,
-    pub quantity: u32,
-    pub kind: OrderKind,
+    #[serde(default)]
+    pub licence_type: Option<String>,
+    #[serde(default)]
+    pub quantity: Option<u32>,
+    #[serde(default)]
+    pub kind: Option<OrderKind>,
+    #[serde(default)]
+    pub lines: Option<Vec<LineRequest>>,
     #[serde(default)]
     pub agree_to_pay: bool,
+}
+
+/// One line of an order as requested.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineRequest {
+    pub licence_type: String,
+    pub quantity: u32,
+}
+
+impl OrderRequest {
+    /// An agreed order of `kind` for one licence type.
+    pub fn one(kind: OrderKind, licence_type: &str, quantity: u32) -> Self {
+        Self {
+            licence_type: Some(licence_type.to_string()),
+            quantity: Some(quantity),
+            kind: Some(kind),
+            lines: None,
+            agree_to_pay: true,
+        }
+    }
+
+    /// An agreed co-term renewal keeping these `(type, seats)`.
+    pub fn renewal(lines: &[(&str, u32)]) -> Self {
+        Self {
+            kind: Some(OrderKind::Renewal),
+            lines: Some(
+                lines
+                    .iter()
+                    .map(|(t, q)| LineRequest {
+                        licence_type: (*t).to_string(),
+                        quantity: *q,
+                    })
+                    .collect(),
+            ),
+            agree_to_pay: true,
+            ..Self::default()
+        }
+    }
+
+    /// The lines asked for, each type once, naming the bad field.
+    pub(super) fn lines(&self) -> Result<Vec<(LicenceType, Quantity)>, ServiceError> {
+        let raw: Vec<(String, String, u32)> = match (&self.lines, &self.licence_type, self.quantity)
+        {
+            (Some(lines), None, None) => lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (format!("lines[{i}]"), l.licence_type.clone(), l.quantity))
+                .collect(),
+            (None, Some(t), Some(q)) => vec![(String::new(), t.clone(), q)],
+            (None, Some(_), None) => return Err(ServiceError::invalid("quantity", "is required")),
+            (None, None, _) => {
+                return Err(ServiceError::invalid(
+                    "licence_type",
+                    "is required (or lines, for a renewal)",
+                ))
+            }
+            (Some(_), _, _) => {
+                return Err(ServiceError::invalid(
+                    "lines",
+                    "give either lines or licence_type and quantity",
+                ))
+            }
+        };
+        if raw.is_empty() || raw.len() > MAX_LICENCE_TYPES {
+            return Err(ServiceError::invalid(
+                "lines",
+                format!("must list 1 to {MAX_LICENCE_TYPES} licence types"),
+            ));
+        }
+        let mut lines: Vec<(LicenceType, Quantity)> = Vec::with_capacity(raw.len());
+        for (at, licence_type, quantity) in raw {
+            let field = |name: &str| {
+                if at.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{at}.{name}")
+                }
+            };
+            let licence_type =
+                LicenceType::parse(&licence_type).map_err(|e| e.at(field("licence_type")))?;
+            if lines.iter().any(|(t, _)| *t == licence_type) {
+                return Err(ServiceError::invalid(
+                    field("licence_type"),
+                    "is listed twice",
+                ));
+            }
+            let quantity = Quantity::new(quantity).map_err(|e| e.at(field("quantity")))?;
+            lines.push((licence_type, quantity));
+        }
+        Ok(lines)
+    }
 }
 
 /// Whom an allocation licenses.
@@ -219,6 +321,7 @@ pub(super) fn validate_company(
                 Plan::Trial {
                     ends_on: date(&ends_on, "plan.ends_on")?,
                     seats,
+                    allocated: Some(0),
                 },
                 DEFAULT_TERM_MONTHS,
             )
@@ -240,11 +343,10 @@ pub(super) fn validate_company(
             )
         }
     };
-    let max_types = 20;
-    if input.licence_types.is_empty() || input.licence_types.len() > max_types {
+    if input.licence_types.is_empty() || input.licence_types.len() > MAX_LICENCE_TYPES {
         return Err(ServiceError::invalid(
             "licence_types",
-            format!("must list 1 to {max_types} licence types"),
+            format!("must list 1 to {MAX_LICENCE_TYPES} licence types"),
         ));
     }
     let mut pools: Vec<SeatPool> = Vec::new();
@@ -260,21 +362,33 @@ pub(super) fn validate_company(
                 "must not be negative",
             ));
         }
+        if matches!(plan, Plan::Trial { .. }) && raw.seats > 0 {
+            return Err(ServiceError::invalid(
+                at("seats"),
+                "must be 0 in a trial: trial licences come from plan.seats, and seats are bought when it converts",
+            ));
+        }
         if raw.seats > Quantity::MAX {
             return Err(ServiceError::invalid(
                 at("seats"),
                 format!("must be at most {}", Quantity::MAX),
             ));
         }
-        pools.push(SeatPool {
+        pools.push(SeatPool::new(
             licence_type,
-            policy: raw.policy,
-            annual_fee_minor: raw.annual_fee_minor,
-            currency: Currency::parse(&raw.currency).map_err(|e| e.at(at("currency")))?,
-            purchased: raw.seats,
-            allocated: 0,
-        });
+            raw.policy,
+            raw.annual_fee_minor,
+            Currency::parse(&raw.currency).map_err(|e| e.at(at("currency")))?,
+            raw.seats,
+        ));
     }
+    // The term belongs to co-term seats: with none, there is no term.
+    let plan = match plan {
+        Plan::Premium { .. } if !pools.iter().any(|p| p.policy == Policy::CoTerm) => {
+            Plan::premium_without_term()
+        }
+        plan => plan,
+    };
     let max_managers = 50;
     if input.managers.len() > max_managers {
         return Err(ServiceError::invalid(
@@ -305,6 +419,7 @@ pub(super) fn validate_company(
         min_seats_at_renewal,
         term_months,
         plan,
+        next_term: None,
         manager_emails: managers.iter().map(|(email, _)| email.clone()).collect(),
         created_at: now,
     };

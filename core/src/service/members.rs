@@ -3,13 +3,13 @@
 use crate::access::{decide, AccessDecision};
 use crate::caller::{Action, Caller, Role};
 use crate::error::ServiceError;
-use crate::model::{Company, LicenceStatus, Member, MemberRole, Plan, SeatPool};
-use crate::ports::{Clock, ItemStore, Mailer, Query};
+use crate::model::{LicenceStatus, Member, MemberRole};
+use crate::ports::{Clock, ItemStore, Mailer};
 use crate::repo::{self, Stored};
-use crate::rules::{ensure_term_open, new_licence, shortage};
+use crate::rules::first_licence;
 use crate::types::{Email, LicenceType};
 
-use super::context::{Seatkeeper, Tenant};
+use super::context::Seatkeeper;
 use super::inputs::{list_filter, validate_name, NewMember};
 use super::views::{ListPage, MemberView};
 
@@ -46,62 +46,26 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 licence: None,
                 added_at: self.clock().now(),
             };
-            let mut writes = Vec::new();
-            // In a trial every new member gets a trial seat while any are free.
-            let licence_type = match (&requested_type, &company.plan) {
-                (Some(t), _) => Some(t.clone()),
-                (None, Plan::Trial { .. }) => self.first_pool_with_seats(&tenant).await?,
-                (None, Plan::Premium { .. }) => None,
-            };
-            let mut pool_after = None;
-            if let Some(licence_type) = licence_type {
-                let mut pool = self.pool(&tenant, &licence_type).await?;
-                ensure_term_open(company, tenant.today)?;
-                pool.value.take(1).map_err(shortage)?;
-                member.licence = Some(new_licence(&pool.value, &company.plan, tenant.today));
-                writes.push(repo::update(
-                    &tenant.company.value,
-                    &pool.value,
-                    pool.version,
-                )?);
-                pool_after = Some(pool.value);
-            }
-            writes.push(repo::insert(&tenant.company.value, &member)?);
+            let mut next = company.clone();
+            let mut pools = tenant.pool_values();
+            member.licence =
+                first_licence(&mut next, &mut pools, requested_type.as_ref(), tenant.today)?;
             if member.role == MemberRole::Manager {
-                let mut with_manager = company.clone();
-                with_manager.manager_emails.push(member.email.clone());
-                writes.push(repo::update(
-                    &tenant.company.value,
-                    &with_manager,
-                    tenant.company.version,
-                )?);
+                next.manager_emails.push(member.email.clone());
             }
+            let mut writes = tenant.changes(&next, &pools)?;
+            writes.push(repo::insert(&next, &member)?);
             writes.push(self.audit(
                 caller,
                 company,
                 "member.add",
                 serde_json::Value::Null,
-                serde_json::json!({"member": member, "pool": pool_after}),
+                serde_json::json!({"member": member}),
             )?);
             self.store().transact(writes).await?;
-            Ok(MemberView::new(&member, &company.plan, tenant.today))
+            Ok(MemberView::new(&member, &next.plan, tenant.today))
         })
         .await
-    }
-
-    async fn first_pool_with_seats(
-        &self,
-        tenant: &Tenant,
-    ) -> Result<Option<LicenceType>, ServiceError> {
-        let pools: Vec<Stored<SeatPool>> = repo::load_all(
-            self.store(),
-            Query::table(repo::company_pk(tenant.id()), repo::POOL_PREFIX),
-        )
-        .await?;
-        Ok(pools
-            .into_iter()
-            .find(|p| p.value.available() > 0)
-            .map(|p| p.value.licence_type))
     }
 
     pub async fn list_members(
@@ -142,16 +106,14 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         }
         let not_found = ServiceError::NotFound { what: "company" };
         let company_id = caller.company_id.clone().ok_or(not_found.clone())?;
-        let company: Stored<Company> = repo::load(self.store(), &repo::company_key(&company_id))
-            .await?
-            .ok_or(not_found)?;
+        let tenant = self.company(&company_id).await?.ok_or(not_found)?;
         let member: Option<Stored<Member>> =
             repo::load(self.store(), &repo::member_key(&company_id, &caller.email)).await?;
-        let today = self.clock().today_in(company.value.timezone);
         Ok(decide(
-            &company.value,
+            &tenant.company.value,
+            tenant.status(),
             member.as_ref().map(|m| &m.value),
-            today,
+            tenant.today,
         ))
     }
 }

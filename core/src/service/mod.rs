@@ -5,7 +5,8 @@
 //! - `context`: the service, the tenant a request acts on, audit, notices,
 //!   retries — what every use case shares;
 //! - `inputs` and `views`: what the use cases take and answer;
-//! - `companies`, `members`, `orders`, `allocation`, `imports`, `expiry`: the
+//! - `companies`, `members`, `seats`, `orders`, `allocation`, `imports`,
+//!   `expiry`: the
 //!   use cases themselves, each an `impl Seatkeeper` block.
 //!
 //! The rules they apply are pure functions in [`crate::rules`].
@@ -18,11 +19,14 @@ pub mod imports;
 mod inputs;
 mod members;
 mod orders;
+mod seats;
 mod views;
 
 pub use context::{Seatkeeper, Settings};
 pub use inputs::{
-    Allocation, AllocationRequest, AssignRequest, ConfirmImportRequest, ImportRequest, NewCompany,
-    NewManager, NewMember, NewPlan, NewPool, OrderRequest, MAX_EMAILS_PER_ALLOCATION, MAX_PAGE,
+    Allocation, AllocationRequest, AssignRequest, ConfirmImportRequest, ImportRequest, LineRequest,
+    NewCompany, NewManager, NewMember, NewPlan, NewPool, OrderRequest, MAX_EMAILS_PER_ALLOCATION,
+    MAX_PAGE,
 };
+pub use seats::{ReleaseWhen, Released, Transferred};
 pub use views::{Allocated, Assignment, CompanyView, ListPage, MemberCounts, MemberView, PoolView};

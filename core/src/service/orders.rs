@@ -2,23 +2,26 @@
 //! cancel, which is the only way seats are bought.
 
 use crate::caller::{Action, Caller, Role};
+use chrono::NaiveDate;
+
 use crate::dates::parse_date;
 use crate::emails;
 use crate::error::ServiceError;
-use crate::model::{Invoice, Order, OrderKind, OrderState, Plan};
+use crate::model::{Invoice, Order, OrderKind, OrderLine, OrderState, Policy};
 use crate::ports::{Clock, ItemStore, Mailer};
 use crate::pricing::{price, Quote};
 use crate::repo::{self, Stored};
-use crate::rules::{apply_order, check_order_rules};
+use crate::rules::{apply_order, check_order, default_kind, ensure_renews_open_term};
 use crate::types::{LicenceType, OrderId, Quantity};
 
 use super::context::{Seatkeeper, Tenant};
 use super::inputs::{list_filter, OrderRequest};
-use super::views::{Assignment, ListPage, PoolView};
+use super::views::{Assignment, ListPage, OrderQuote, PoolView};
 
 impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
-    /// The price of `quantity` more seats today. `kind` defaults to what the
-    /// company's plan calls for: a conversion in a trial, else an upgrade.
+    /// The price of `quantity` more seats of one type today. `kind`
+    /// defaults to what the company's state calls for (see
+    /// [`default_kind`]).
     pub async fn quote(
         &self,
         caller: &Caller,
@@ -27,35 +30,34 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         quantity: u32,
         kind: Option<OrderKind>,
     ) -> Result<Quote, ServiceError> {
-        caller.require(Action::RequestOrder)?;
-        let tenant = self.tenant(caller, company_id).await?;
-        self.quote_for(&tenant, licence_type, quantity, kind).await
+        let request = OrderRequest {
+            licence_type: Some(licence_type.to_string()),
+            quantity: Some(quantity),
+            kind,
+            ..OrderRequest::default()
+        };
+        let quoted = self.quote_order(caller, company_id, &request).await?;
+        quoted
+            .lines
+            .into_iter()
+            .next()
+            .ok_or(ServiceError::NotFound {
+                what: "licence type",
+            })
     }
 
-    async fn quote_for(
+    /// The price today of an order's lines (`POST …/quotes`).
+    pub async fn quote_order(
         &self,
-        tenant: &Tenant,
-        licence_type: &str,
-        quantity: u32,
-        kind: Option<OrderKind>,
-    ) -> Result<Quote, ServiceError> {
-        let licence_type = LicenceType::parse(licence_type)?;
-        let quantity = Quantity::new(quantity)?;
-        let pool = self.pool(tenant, &licence_type).await?;
-        let company = &tenant.company.value;
-        let kind = kind.unwrap_or(match company.plan {
-            Plan::Trial { .. } => OrderKind::TrialConversion,
-            Plan::Premium { .. } => OrderKind::Upgrade,
-        });
-        check_order_rules(company, &pool.value, kind, quantity)?;
-        Ok(price(
-            &pool.value,
-            &company.plan,
-            kind,
-            company.term_months,
-            quantity,
-            tenant.today,
-        )?)
+        caller: &Caller,
+        company_id: &str,
+        request: &OrderRequest,
+    ) -> Result<OrderQuote, ServiceError> {
+        caller.require(Action::RequestOrder)?;
+        let lines = request.lines()?;
+        let tenant = self.tenant(caller, company_id).await?;
+        let (kind, quotes) = price_lines(&tenant, request.kind, &lines, tenant.today)?;
+        Ok(OrderQuote::new(kind, quotes, tenant.today))
     }
 
     pub async fn request_order(
@@ -71,23 +73,33 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 "must be true: tick that you agree to pay",
             ));
         }
+        let lines = input.lines()?;
         let tenant = self.tenant(caller, company_id).await?;
-        let quote = self
-            .quote_for(
-                &tenant,
-                &input.licence_type,
-                input.quantity,
-                Some(input.kind),
-            )
-            .await?;
+        let (kind, quotes) = price_lines(&tenant, input.kind, &lines, tenant.today)?;
+        let company = &tenant.company.value;
+        let co_term_renewal =
+            kind == OrderKind::Renewal && tenant.pool(&lines[0].0)?.value.policy == Policy::CoTerm;
+        let first = quotes[0].clone();
         let order = Order {
             id: OrderId::generate(),
             company_id: tenant.id().clone(),
-            licence_type: quote.licence_type.clone(),
-            quantity: quote.quantity,
-            kind: input.kind,
+            licence_type: first.licence_type.clone(),
+            quantity: first.quantity,
+            kind,
             state: OrderState::Requested,
-            quote,
+            total_minor: quotes.iter().map(|q| q.amount_minor).sum(),
+            lines: quotes
+                .into_iter()
+                .map(|quote| OrderLine {
+                    licence_type: quote.licence_type.clone(),
+                    quantity: quote.quantity,
+                    quote,
+                })
+                .collect(),
+            quote: first,
+            renews_term_ending: co_term_renewal
+                .then(|| company.plan.term().map(|t| t.renews_on))
+                .flatten(),
             requested_by: caller.actor(),
             requested_at: self.clock().now(),
             assigned_by: None,
@@ -130,9 +142,13 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     async fn order(&self, tenant: &Tenant, order_id: &str) -> Result<Stored<Order>, ServiceError> {
         let not_found = ServiceError::NotFound { what: "order" };
         let id = OrderId::parse(order_id).map_err(|_| not_found.clone())?;
-        repo::load(self.store(), &repo::order_key(tenant.id(), &id))
+        let order: Stored<Order> = repo::load(self.store(), &repo::order_key(tenant.id(), &id))
             .await?
-            .ok_or(not_found)
+            .ok_or(not_found)?;
+        Ok(Stored {
+            value: order.value.with_lines(),
+            version: order.version,
+        })
     }
 
     pub async fn list_orders(
@@ -156,6 +172,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             .await?;
         let items = orders
             .into_iter()
+            .map(Order::with_lines)
             .filter(|o| wanted.is_none_or(|s| o.state == s))
             .collect();
         Ok(ListPage { items, next_cursor })
@@ -186,49 +203,69 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                     state: order.value.state,
                 });
             }
-            let mut pool = self.pool(&tenant, &order.value.licence_type).await?;
-            let mut company = tenant.company.value.clone();
-            let (kind, quantity) = (order.value.kind, order.value.quantity);
-            check_order_rules(&company, &pool.value, kind, quantity)?;
+            let company = &tenant.company.value;
+            let requested_on = order
+                .value
+                .requested_at
+                .with_timezone(&company.timezone)
+                .date_naive();
             let actioned_on = actioned_on.unwrap_or(tenant.today);
-            let quote = price(
-                &pool.value,
-                &company.plan,
-                kind,
-                company.term_months,
-                quantity,
-                actioned_on,
+            if actioned_on < requested_on || actioned_on > tenant.today {
+                return Err(ServiceError::invalid(
+                    "actioned_on",
+                    format!(
+                        "must be between the day it was requested ({requested_on}) and today ({})",
+                        tenant.today
+                    ),
+                ));
+            }
+            ensure_renews_open_term(company, order.value.renews_term_ending)?;
+            let lines: Vec<_> = order
+                .value
+                .lines
+                .iter()
+                .map(|l| (l.licence_type.clone(), l.quantity))
+                .collect();
+            let (kind, quotes) = price_lines(&tenant, Some(order.value.kind), &lines, actioned_on)?;
+            let mut next = company.clone();
+            let mut pools = tenant.pool_values();
+            apply_order(&mut next, &mut pools, kind, &lines, actioned_on, &order.value.id);
+            let invoice = Invoice::from_quotes(order.value.id.clone(), &quotes).ok_or(
+                ServiceError::invalid("lines", "an order has at least one line"),
             )?;
-            let before =
-                serde_json::json!({"order": order.value, "pool": pool.value, "plan": company.plan});
-            apply_order(&mut company, &mut pool.value, kind, quantity, actioned_on);
-            let invoice = Invoice::from_quote(order.value.id.clone(), quote);
+            let before = serde_json::json!({"order": order.value, "pools": tenant.pool_values(), "plan": company.plan, "next_term": company.next_term});
             order.value.state = OrderState::Assigned;
             order.value.assigned_by = Some(caller.actor());
             order.value.assigned_at = Some(self.clock().now());
             order.value.invoice = Some(invoice.clone());
-            let mut writes = vec![
-                repo::update(&tenant.company.value, &order.value, order.version)?,
-                repo::update(&tenant.company.value, &pool.value, pool.version)?,
-            ];
-            if company != tenant.company.value {
-                writes.push(repo::update(&tenant.company.value, &company, tenant.company.version)?);
-            }
-            let after =
-                serde_json::json!({"order": order.value, "pool": pool.value, "plan": company.plan});
-            writes.push(self.audit(caller, &company, "order.assign", before, after)?);
-            let pool_view = PoolView::from(&pool.value);
-            let managers = company.manager_emails.iter().map(ToString::to_string).collect();
-            let email = emails::order_assigned(&self.settings().app_base_url, &company, managers, &order.value, &invoice, &pool.value);
-            let (notice_write, notice) = self.notice(&company, format!("order_assigned#{}", order.value.id), email)?;
+            let mut writes = vec![repo::update(company, &order.value, order.version)?];
+            writes.extend(tenant.changes(&next, &pools)?);
+            let after = serde_json::json!({"order": order.value, "pools": pools, "plan": next.plan, "next_term": next.next_term});
+            writes.push(self.audit(caller, &next, "order.assign", before, after)?);
+            let first_pool = pools
+                .iter()
+                .find(|p| p.licence_type == order.value.licence_type)
+                .cloned()
+                .ok_or(ServiceError::NotFound { what: "licence type" })?;
+            let managers = next.manager_emails.iter().map(ToString::to_string).collect();
+            let email = emails::order_assigned(
+                &self.settings().app_base_url,
+                &next,
+                managers,
+                &order.value,
+                &invoice,
+                (&tenant.pool_values(), &pools),
+            );
+            let (notice_write, notice) = self.notice(&next, format!("order_assigned#{}", order.value.id), email)?;
             writes.push(notice_write);
             self.store().transact(writes).await?;
             let assignment = Assignment {
                 order: order.value,
                 invoice,
-                pool: pool_view,
+                pool: PoolView::from(&first_pool),
+                pools: pools.iter().map(PoolView::from).collect(),
             };
-            Ok((assignment, notice, company))
+            Ok((assignment, notice, next))
         })
         .await?;
         let (assignment, notice, company) = assigned;
@@ -278,4 +315,42 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         })
         .await
     }
+}
+
+/// The kind an order takes, and the price of each line as of `as_of`,
+/// after the order rules.
+fn price_lines(
+    tenant: &Tenant,
+    kind: Option<OrderKind>,
+    lines: &[(LicenceType, Quantity)],
+    as_of: NaiveDate,
+) -> Result<(OrderKind, Vec<Quote>), ServiceError> {
+    let company = &tenant.company.value;
+    let kind = kind.unwrap_or_else(|| default_kind(company, tenant.today));
+    let pools = tenant.pool_values();
+    let mut priced = Vec::with_capacity(lines.len());
+    for (licence_type, quantity) in lines {
+        let pool = pools
+            .iter()
+            .find(|p| p.licence_type == *licence_type)
+            .ok_or(ServiceError::NotFound {
+                what: "licence type",
+            })?;
+        priced.push((pool, *quantity));
+    }
+    check_order(company, &pools, kind, &priced)?;
+    let quotes = priced
+        .iter()
+        .map(|(pool, quantity)| {
+            price(
+                pool,
+                &company.plan,
+                kind,
+                company.term_months,
+                *quantity,
+                as_of,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((kind, quotes))
 }

@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::model::{
-    Company, CompanyStatus, Invoice, LicenceStatus, Member, MemberRole, Order, Plan, Policy,
-    SeatPool,
+    Company, CompanyStatus, Invoice, LicenceStatus, Member, MemberRole, Order, OrderKind, Plan,
+    Policy, Quote, SeatPool,
 };
 use crate::types::{Currency, Email, LicenceType};
 
@@ -68,6 +68,54 @@ pub struct CompanyView {
     pub today: NaiveDate,
     pub pools: Vec<PoolView>,
     pub counts: MemberCounts,
+    /// During a trial: its licences.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trial: Option<TrialSeats>,
+}
+
+/// A trial's licences: how many, handed out, free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TrialSeats {
+    pub seats: u32,
+    pub allocated: u32,
+    pub available: u32,
+}
+
+impl TrialSeats {
+    pub fn of(plan: &Plan) -> Option<Self> {
+        match plan {
+            Plan::Trial {
+                seats, allocated, ..
+            } => {
+                let allocated = allocated.unwrap_or(0);
+                Some(Self {
+                    seats: *seats,
+                    allocated,
+                    available: seats.saturating_sub(allocated),
+                })
+            }
+            Plan::Premium { .. } => None,
+        }
+    }
+}
+
+impl CompanyView {
+    pub(super) fn new<'a>(
+        company: Company,
+        pools: &[SeatPool],
+        members: impl Iterator<Item = &'a Member>,
+        today: NaiveDate,
+    ) -> Self {
+        let has_rolling = pools.iter().any(|p| p.policy == Policy::Rolling12Months);
+        Self {
+            status: company.status(has_rolling, today),
+            today,
+            pools: pools.iter().map(PoolView::from).collect(),
+            counts: MemberCounts::tally(members, &company.plan, today),
+            trial: TrialSeats::of(&company.plan),
+            company,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,7 +135,7 @@ impl MemberView {
             name: member.name.clone(),
             role: member.role,
             licence_type: member.licence.as_ref().map(|l| l.licence_type.clone()),
-            expires_on: member.licence.as_ref().map(|l| l.expires_on(plan)),
+            expires_on: member.licence.as_ref().and_then(|l| l.expires_on(plan)),
             status: member.status(plan, today),
         }
     }
@@ -103,7 +151,32 @@ pub struct ListPage<T> {
 pub struct Assignment {
     pub order: Order,
     pub invoice: Invoice,
+    /// The first line's pool, for one-line clients.
     pub pool: PoolView,
+    /// Every pool, after the order.
+    pub pools: Vec<PoolView>,
+}
+
+/// The price of an order's lines on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderQuote {
+    pub kind: OrderKind,
+    pub lines: Vec<Quote>,
+    pub total_minor: i64,
+    pub currency: Option<Currency>,
+    pub as_of: NaiveDate,
+}
+
+impl OrderQuote {
+    pub(super) fn new(kind: OrderKind, lines: Vec<Quote>, as_of: NaiveDate) -> Self {
+        Self {
+            kind,
+            total_minor: lines.iter().map(|q| q.amount_minor).sum(),
+            currency: lines.first().map(|q| q.currency.clone()),
+            lines,
+            as_of,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -116,11 +116,30 @@ impl From<ServiceError> for Problem {
                     .with("requested", *requested)
             }
             ServiceError::BelowAllocatedSeats {
+                licence_type,
                 allocated,
                 requested,
+                needed,
             } => conflict("Below the seats in use")
+                .with("licence_type", licence_type.as_str())
                 .with("allocated", *allocated)
-                .with("requested", *requested),
+                .with("requested", *requested)
+                .with("needed", *needed),
+            ServiceError::AlreadyRenewed { renews_on } => {
+                conflict("Already renewed").with("renews_on", renews_on.map(|d| d.to_string()))
+            }
+            ServiceError::NoActiveLicence { email, .. } => {
+                conflict("No active licence").with("email", email.as_str())
+            }
+            ServiceError::WrongLicencePolicy { email, policy, .. } => {
+                conflict("Not possible for this licence")
+                    .with("email", email.as_str())
+                    .with("policy", *policy)
+            }
+            ServiceError::AlreadyReleased { email } => {
+                conflict("Already released").with("email", email.as_str())
+            }
+            ServiceError::LastManager => conflict("The last manager"),
             ServiceError::WrongPlan { .. } => conflict("The order does not fit the plan"),
             ServiceError::ImportNotPreviewed { status } => {
                 conflict("The import is not previewed").with("import_status", status.as_str())

@@ -133,6 +133,8 @@ mod tests {
 
     fn pool(policy: Policy) -> SeatPool {
         SeatPool {
+            releasing_at_renewal: 0,
+            next_purchased: None,
             licence_type: LicenceType::parse("standard").unwrap(),
             policy,
             annual_fee_minor: 12_000,
@@ -251,6 +253,7 @@ mod tests {
         let trial = Plan::Trial {
             ends_on: d("2026-12-01"),
             seats: 5,
+            allocated: Some(0),
         };
         let conversion = price(
             &pool(Policy::CoTerm),
@@ -273,6 +276,7 @@ mod tests {
         let trial = Plan::Trial {
             ends_on: d("2026-12-01"),
             seats: 5,
+            allocated: Some(0),
         };
         assert!(matches!(
             price(

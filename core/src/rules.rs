@@ -365,19 +365,32 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
-    fn pool(policy: Policy, purchased: u32, allocated: u32) -> SeatPool {
-        SeatPool {
-            licence_type: LicenceType::parse("standard").unwrap(),
+    fn pool_of(name: &str, policy: Policy, purchased: u32, allocated: u32) -> SeatPool {
+        let mut pool = SeatPool::new(
+            LicenceType::parse(name).unwrap(),
             policy,
-            annual_fee_minor: 12_000,
-            currency: Currency::parse("GBP").unwrap(),
+            12_000,
+            Currency::parse("GBP").unwrap(),
             purchased,
-            allocated,
-        }
+        );
+        pool.allocated = allocated;
+        pool
+    }
+
+    fn pool(policy: Policy, purchased: u32, allocated: u32) -> SeatPool {
+        pool_of("standard", policy, purchased, allocated)
     }
 
     fn premium() -> Plan {
         Plan::premium(day(2026, 4, 1), 12)
+    }
+
+    fn q(n: u32) -> Quantity {
+        Quantity::new(n).unwrap()
+    }
+
+    fn t(name: &str) -> LicenceType {
+        LicenceType::parse(name).unwrap()
     }
 
     #[test]
@@ -386,18 +399,24 @@ mod tests {
         let trial = Plan::Trial {
             ends_on: day(2026, 12, 1),
             seats: 5,
+            allocated: Some(0),
         };
         assert_eq!(
-            new_licence(&pool(Policy::CoTerm, 1, 0), &trial, today).term,
+            new_licence(&pool(Policy::CoTerm, 1, 0), &trial, None, today).term,
             LicenceTerm::Trial {
                 ends_on: day(2026, 12, 1)
             }
         );
         assert_eq!(
-            new_licence(&pool(Policy::CoTerm, 1, 0), &premium(), today).term,
-            LicenceTerm::CoTerm
+            new_licence(&pool(Policy::CoTerm, 1, 0), &premium(), None, today).term,
+            LicenceTerm::CoTerm { ends_on: None }
         );
-        let rolling = new_licence(&pool(Policy::Rolling12Months, 1, 0), &premium(), today);
+        let rolling = new_licence(
+            &pool(Policy::Rolling12Months, 1, 0),
+            &premium(),
+            None,
+            today,
+        );
         assert_eq!(
             rolling.term,
             LicenceTerm::Rolling {
@@ -405,18 +424,41 @@ mod tests {
             }
         );
         assert_eq!(rolling.allocated_on, today);
+        // Renewed three days early: 12 months from its own end, no day lost.
+        let early = Licence {
+            term: LicenceTerm::Rolling {
+                ends_on: day(2026, 11, 25),
+            },
+            ..rolling.clone()
+        };
+        let renewed = new_licence(
+            &pool(Policy::Rolling12Months, 1, 0),
+            &premium(),
+            Some(&early),
+            today,
+        );
+        assert_eq!(
+            renewed.term,
+            LicenceTerm::Rolling {
+                ends_on: day(2027, 11, 25)
+            }
+        );
     }
 
     #[test]
-    fn seats_are_handed_out_only_while_the_term_runs() {
+    fn seats_are_handed_out_while_their_term_runs() {
         let c = company(premium());
-        assert_eq!(ensure_term_open(&c, day(2027, 3, 31)), Ok(()));
+        let co_term = pool(Policy::CoTerm, 1, 0);
+        assert_eq!(ensure_open(&c, &co_term, day(2027, 3, 31)), Ok(()));
         assert_eq!(
-            ensure_term_open(&c, day(2027, 4, 1)),
+            ensure_open(&c, &co_term, day(2027, 4, 1)),
             Err(ServiceError::TermEnded {
                 renews_on: day(2027, 4, 1)
             })
         );
+        // Rolling seats live by their own dates.
+        let rolling = pool(Policy::Rolling12Months, 1, 0);
+        assert_eq!(ensure_open(&c, &rolling, day(2028, 1, 1)), Ok(()));
     }
 
     #[test]
@@ -434,62 +476,218 @@ mod tests {
     }
 
     #[test]
-    fn a_co_term_renewal_keeps_the_minimum_and_the_holders() {
-        let c = company(premium());
-        let q = |n| Quantity::new(n).unwrap();
-        let renewal = OrderKind::Renewal;
+    fn the_kind_follows_the_company_state() {
+        let trial = company(Plan::Trial {
+            ends_on: day(2026, 12, 1),
+            seats: 5,
+            allocated: Some(0),
+        });
         assert_eq!(
-            check_order_rules(&c, &pool(Policy::CoTerm, 20, 10), renewal, q(15)),
+            default_kind(&trial, day(2026, 12, 5)),
+            OrderKind::TrialConversion
+        );
+        let c = company(premium());
+        assert_eq!(default_kind(&c, day(2027, 3, 31)), OrderKind::Upgrade);
+        assert_eq!(default_kind(&c, day(2027, 4, 1)), OrderKind::Renewal);
+    }
+
+    #[test]
+    fn a_co_term_renewal_keeps_the_account_minimum_and_the_holders() {
+        let c = company(premium());
+        let renewal = OrderKind::Renewal;
+        let standard = pool(Policy::CoTerm, 20, 10);
+        let pro = pool_of("pro", Policy::CoTerm, 5, 2);
+        let pools = [standard.clone(), pro.clone()];
+        // The minimum is over the account: 14 + 2 = 16 passes.
+        assert_eq!(
+            check_order(&c, &pools, renewal, &[(&standard, q(14)), (&pro, q(2))]),
+            Ok(())
+        );
+        assert_eq!(
+            check_order(&c, &pools, renewal, &[(&standard, q(13)), (&pro, q(2))]),
             Err(ServiceError::BelowMinimumSeats {
                 minimum: 16,
                 requested: 15
             })
         );
+        // Leaving `pro` out lapses it, but its 2 holders would carry over.
         assert_eq!(
-            check_order_rules(&c, &pool(Policy::CoTerm, 20, 18), renewal, q(17)),
+            check_order(&c, &pools, renewal, &[(&standard, q(16))]),
             Err(ServiceError::BelowAllocatedSeats {
-                allocated: 18,
-                requested: 17
+                licence_type: t("pro"),
+                allocated: 2,
+                requested: 0,
+                needed: 2
             })
         );
+        let mut released = pro.clone();
+        released.releasing_at_renewal = 2;
+        let pools = [standard.clone(), released];
         assert_eq!(
-            check_order_rules(&c, &pool(Policy::CoTerm, 20, 10), renewal, q(16)),
-            Ok(())
+            check_order(&c, &pools, renewal, &[(&standard, q(16))]),
+            Ok(()),
+            "holders released at renewal do not carry"
         );
+        let mut scheduled = c.clone();
+        scheduled.next_term = Some(NextTerm {
+            starts_on: day(2027, 4, 1),
+            renews_on: day(2028, 4, 1),
+            lines: Vec::new(),
+            order_id: OrderId::parse("o1").unwrap(),
+        });
+        assert!(matches!(
+            check_order(&scheduled, &pools, renewal, &[(&standard, q(16))]),
+            Err(ServiceError::AlreadyRenewed { .. })
+        ));
         // Neither rule binds an upgrade or a rolling pool.
+        let rolling = pool(Policy::Rolling12Months, 20, 18);
         assert_eq!(
-            check_order_rules(&c, &pool(Policy::CoTerm, 20, 18), OrderKind::Upgrade, q(1)),
+            check_order(&c, &pools, OrderKind::Upgrade, &[(&standard, q(1))]),
             Ok(())
         );
         assert_eq!(
-            check_order_rules(&c, &pool(Policy::Rolling12Months, 20, 18), renewal, q(1)),
+            check_order(&c, &[rolling.clone()], renewal, &[(&rolling, q(1))]),
             Ok(())
         );
     }
 
     #[test]
-    fn an_assigned_order_moves_seats_and_terms() {
-        let q = |n| Quantity::new(n).unwrap();
-        let on = day(2026, 11, 22);
-
-        let (mut c, mut p) = (company(premium()), pool(Policy::CoTerm, 20, 5));
-        apply_order(&mut c, &mut p, OrderKind::Upgrade, q(10), on);
-        assert_eq!((p.purchased, p.allocated, &c.plan), (30, 5, &premium()));
-
-        // A renewal sets the seats and starts the next term on the old end.
-        let (mut c, mut p) = (company(premium()), pool(Policy::CoTerm, 20, 5));
-        apply_order(&mut c, &mut p, OrderKind::Renewal, q(16), day(2027, 3, 20));
-        assert_eq!(p.purchased, 16);
+    fn a_renewal_before_the_date_is_scheduled_and_starts_on_the_day() {
+        let mut c = company(premium());
+        let mut pools = vec![pool(Policy::CoTerm, 20, 18)];
+        pools[0].releasing_at_renewal = 2;
+        let order = OrderId::parse("o1").unwrap();
+        apply_order(
+            &mut c,
+            &mut pools,
+            OrderKind::Renewal,
+            &[(t("standard"), q(16))],
+            day(2027, 3, 20),
+            &order,
+        );
+        // Today's seats are untouched.
+        assert_eq!((pools[0].purchased, pools[0].allocated), (20, 18));
+        assert_eq!(c.plan, premium());
+        assert_eq!(
+            c.next_term.as_ref().map(|n| n.starts_on),
+            Some(day(2027, 4, 1))
+        );
+        assert!(!start_due_term(&mut c, &mut pools, day(2027, 3, 31)));
+        assert!(start_due_term(&mut c, &mut pools, day(2027, 4, 1)));
         assert_eq!(c.plan, Plan::premium(day(2027, 4, 1), 12));
+        assert_eq!(c.next_term, None);
+        assert_eq!(
+            (
+                pools[0].purchased,
+                pools[0].allocated,
+                pools[0].releasing_at_renewal
+            ),
+            (16, 16, 0)
+        );
+        assert!(!start_due_term(&mut c, &mut pools, day(2027, 4, 2)), "once");
+    }
 
-        // A conversion starts the term the day it is actioned, seats empty.
+    #[test]
+    fn a_lapsed_renewal_starts_the_term_the_day_it_is_actioned() {
+        let mut c = company(premium());
+        let mut pools = vec![pool(Policy::CoTerm, 20, 5)];
+        let order = OrderId::parse("o1").unwrap();
+        apply_order(
+            &mut c,
+            &mut pools,
+            OrderKind::Renewal,
+            &[(t("standard"), q(16))],
+            day(2027, 4, 10),
+            &order,
+        );
+        assert_eq!(c.plan, Plan::premium(day(2027, 4, 10), 12));
+        assert_eq!((pools[0].purchased, pools[0].allocated), (16, 5));
+        assert_eq!(
+            ensure_renews_open_term(&c, Some(day(2027, 4, 1))),
+            Err(ServiceError::AlreadyRenewed {
+                renews_on: Some(day(2028, 4, 10))
+            }),
+            "a second renewal of the same term"
+        );
+    }
+
+    #[test]
+    fn upgrades_and_conversions_move_seats_and_terms() {
+        let on = day(2026, 11, 22);
+        let order = OrderId::parse("o1").unwrap();
+        let (mut c, mut pools) = (company(premium()), vec![pool(Policy::CoTerm, 20, 5)]);
+        apply_order(
+            &mut c,
+            &mut pools,
+            OrderKind::Upgrade,
+            &[(t("standard"), q(10))],
+            on,
+            &order,
+        );
+        assert_eq!(
+            (pools[0].purchased, pools[0].allocated, &c.plan),
+            (30, 5, &premium())
+        );
+
+        // A conversion to co-term starts the term the day it is actioned;
+        // other pools are untouched.
         let trial = Plan::Trial {
             ends_on: day(2026, 12, 1),
             seats: 5,
+            allocated: Some(3),
         };
-        let (mut c, mut p) = (company(trial), pool(Policy::CoTerm, 0, 3));
-        apply_order(&mut c, &mut p, OrderKind::TrialConversion, q(20), on);
-        assert_eq!((p.purchased, p.allocated), (20, 0));
+        let mut c = company(trial.clone());
+        let mut pools = vec![
+            pool(Policy::CoTerm, 0, 0),
+            pool_of("pro", Policy::Rolling12Months, 0, 0),
+        ];
+        apply_order(
+            &mut c,
+            &mut pools,
+            OrderKind::TrialConversion,
+            &[(t("standard"), q(20))],
+            on,
+            &order,
+        );
+        assert_eq!((pools[0].purchased, pools[1].purchased), (20, 0));
         assert_eq!(c.plan, Plan::premium(on, 12));
+
+        // A conversion to rolling seats gives no term.
+        let mut c = company(trial);
+        apply_order(
+            &mut c,
+            &mut pools,
+            OrderKind::TrialConversion,
+            &[(t("pro"), q(7))],
+            on,
+            &order,
+        );
+        assert_eq!(pools[1].purchased, 7);
+        assert_eq!(c.plan, Plan::premium_without_term());
+    }
+
+    #[test]
+    fn trial_licences_come_from_the_plan() {
+        let mut c = company(Plan::Trial {
+            ends_on: day(2026, 12, 1),
+            seats: 1,
+            allocated: Some(0),
+        });
+        let mut pools = vec![pool(Policy::CoTerm, 0, 0)];
+        let today = day(2026, 11, 22);
+        let first = first_licence(&mut c, &mut pools, None, today).unwrap();
+        assert!(matches!(
+            first.map(|l| l.term),
+            Some(LicenceTerm::Trial { .. })
+        ));
+        assert_eq!(first_licence(&mut c, &mut pools, None, today), Ok(None));
+        assert_eq!(
+            first_licence(&mut c, &mut pools, Some(&t("standard")), today),
+            Err(ServiceError::NoSeatsAvailable {
+                needed: 1,
+                available: 0
+            })
+        );
+        assert_eq!(pools[0].allocated, 0, "pools play no part in a trial");
     }
 }

@@ -225,6 +225,13 @@ pub struct AssignRequest {
     pub actioned_on: Option<String>,
 }
 
+/// `POST …/members/{email}/licence/transfer`: who takes the licence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    pub to_email: String,
+}
+
 /// `POST …/imports`: the e-mail column's name, if the manager knows it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

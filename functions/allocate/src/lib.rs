@@ -1,7 +1,9 @@
 //! `allocate`: Handing out seats: adding members and allocations.
 
 use seatkeeper_core::model::ImportStatus;
-use seatkeeper_core::service::{AllocationRequest, ConfirmImportRequest, ImportRequest};
+use seatkeeper_core::service::{
+    AllocationRequest, ConfirmImportRequest, ImportRequest, ReleaseWhen, TransferRequest,
+};
 use seatkeeper_edge::routes::{RouteName, ALLOCATE};
 use seatkeeper_edge::{App, Call, Outcome, Problem, Reply};
 
@@ -13,7 +15,7 @@ const CONFIRM_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 async fn route(app: &App, call: &Call) -> Outcome {
     let service = &app.service;
-    let company = call.param(0);
+    let company = &call.param(0);
     match call.name() {
         RouteName::AddMember => Reply::created(
             service
@@ -48,7 +50,7 @@ async fn route(app: &App, call: &Call) -> Outcome {
                 .confirm_import(
                     &call.caller,
                     company,
-                    call.param(1),
+                    &call.param(1),
                     &body.licence_type,
                     Some(deadline),
                 )
@@ -57,6 +59,28 @@ async fn route(app: &App, call: &Call) -> Outcome {
                 ImportStatus::Committed => Reply::ok(confirmed),
                 _ => Reply::accepted(confirmed),
             }
+        }
+        RouteName::ReleaseLicence => {
+            let when = ReleaseWhen::parse(call.query("effective"))?;
+            Reply::ok(
+                service
+                    .release_licence(&call.caller, company, &call.param(1), when)
+                    .await?,
+            )
+        }
+        RouteName::TransferLicence => {
+            let body: TransferRequest = call.json()?;
+            Reply::ok(
+                service
+                    .transfer_licence(&call.caller, company, &call.param(1), &body.to_email)
+                    .await?,
+            )
+        }
+        RouteName::RemoveMember => {
+            service
+                .remove_member(&call.caller, company, &call.param(1))
+                .await?;
+            Reply::no_content()
         }
         _ => Err(Problem::not_found()),
     }

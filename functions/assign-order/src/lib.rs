@@ -8,7 +8,7 @@ seatkeeper_edge::http_function!(ASSIGN_ORDER, route);
 
 async fn route(app: &App, call: &Call) -> Outcome {
     let service = &app.service;
-    let (company, order) = (call.param(0), call.param(1));
+    let (company, order) = (&call.param(0), &call.param(1));
     match call.name() {
         RouteName::AssignOrder => {
             let body: AssignRequest = call.json()?;

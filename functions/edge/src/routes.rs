@@ -40,6 +40,10 @@ pub enum RouteName {
     GetImport,
     ConfirmImport,
     Access,
+    QuoteOrder,
+    ReleaseLicence,
+    TransferLicence,
+    RemoveMember,
 }
 
 macro_rules! routes {
@@ -92,6 +96,30 @@ routes![
         ConfirmImport
     ),
     ("GET", "/v1/access", READ_API, Access),
+    (
+        "POST",
+        "/v1/companies/{c}/quotes",
+        REQUEST_UPGRADE,
+        QuoteOrder
+    ),
+    (
+        "DELETE",
+        "/v1/companies/{c}/members/{email}/licence",
+        ALLOCATE,
+        ReleaseLicence
+    ),
+    (
+        "POST",
+        "/v1/companies/{c}/members/{email}/licence/transfer",
+        ALLOCATE,
+        TransferLicence
+    ),
+    (
+        "DELETE",
+        "/v1/companies/{c}/members/{email}",
+        ALLOCATE,
+        RemoveMember
+    ),
 ];
 
 /// A request matched to a route, with its path parameters in order.

@@ -9,7 +9,7 @@ async fn route(app: &App, call: &Call) -> Outcome {
     let service = &app.service;
     let caller = &call.caller;
     let (id, cursor, limit) = (
-        call.param(0),
+        &call.param(0),
         call.query("cursor").map(str::to_string),
         call.query_u32("limit")?,
     );
@@ -34,10 +34,10 @@ async fn route(app: &App, call: &Call) -> Outcome {
                 .await?,
         ),
         RouteName::GetOrder => {
-            let order = service.get_order(caller, id, call.param(1)).await?;
+            let order = service.get_order(caller, id, &call.param(1)).await?;
             Reply::ok(serde_json::json!({ "order": order }))
         }
-        RouteName::GetImport => Reply::ok(service.get_import(caller, id, call.param(1)).await?),
+        RouteName::GetImport => Reply::ok(service.get_import(caller, id, &call.param(1)).await?),
         RouteName::Access => Reply::ok(service.access(caller).await?),
         _ => Err(Problem::not_found()),
     }

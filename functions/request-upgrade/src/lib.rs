@@ -1,4 +1,4 @@
-//! `request-upgrade`: The quote and order requests: `GET /quote`, `POST /orders`.
+//! `request-upgrade`: quotes and order requests: `GET /quote`, `POST /quotes`, `POST /orders`.
 
 use seatkeeper_core::model::OrderKind;
 use seatkeeper_edge::routes::{RouteName, REQUEST_UPGRADE};
@@ -8,7 +8,7 @@ seatkeeper_edge::http_function!(REQUEST_UPGRADE, route);
 
 async fn route(app: &App, call: &Call) -> Outcome {
     let service = &app.service;
-    let company = call.param(0);
+    let company = &call.param(0);
     match call.name() {
         RouteName::Quote => {
             let licence_type = call.required_query("licence_type")?;
@@ -35,6 +35,11 @@ async fn route(app: &App, call: &Call) -> Outcome {
                 .await?;
             Reply::created(serde_json::json!({ "order": order }))
         }
+        RouteName::QuoteOrder => Reply::ok(
+            service
+                .quote_order(&call.caller, company, &call.json()?)
+                .await?,
+        ),
         _ => Err(Problem::not_found()),
     }
 }

@@ -31,8 +31,8 @@ use idempotency::Idempotency;
 use outcome::outcome_response;
 pub use outcome::{json_response, problem_response, Outcome, Reply};
 pub use problem::Problem;
-pub use query::percent_decode;
 use query::query_of;
+pub use query::{percent_decode, percent_decode_path};
 
 /// The core service as the functions hold it: ports behind `Arc<dyn _>`, so
 /// one handler type serves DynamoDB and SQLite alike.
@@ -77,9 +77,9 @@ impl Call {
         self.route.spec.route
     }
 
-    /// The `n`th path parameter.
-    pub fn param(&self, n: usize) -> &str {
-        self.route.param(n)
+    /// The `n`th path parameter, percent-decoded.
+    pub fn param(&self, n: usize) -> String {
+        query::percent_decode_path(self.route.param(n))
     }
 
     pub fn query(&self, name: &str) -> Option<&str> {

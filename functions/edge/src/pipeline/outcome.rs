@@ -22,6 +22,14 @@ impl Reply {
         Self::with_status(StatusCode::CREATED, value)
     }
 
+    /// 204: done, nothing to say.
+    pub fn no_content() -> Result<Self, Problem> {
+        Ok(Self {
+            status: StatusCode::NO_CONTENT,
+            body: serde_json::Value::Null,
+        })
+    }
+
     pub fn accepted(value: impl Serialize) -> Result<Self, Problem> {
         Self::with_status(StatusCode::ACCEPTED, value)
     }
@@ -66,6 +74,11 @@ pub fn problem_response(problem: &Problem) -> Response<Body> {
 
 pub(super) fn outcome_response(outcome: &Outcome) -> Response<Body> {
     match outcome {
+        Ok(reply) if reply.status == StatusCode::NO_CONTENT => {
+            let mut response = Response::new(Body::Empty);
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            response
+        }
         Ok(reply) => json_response(reply.status, "application/json", &reply.body),
         Err(problem) => problem_response(problem),
     }

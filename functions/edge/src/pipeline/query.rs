@@ -24,12 +24,21 @@ pub(super) fn query_of(request: &Request) -> HashMap<String, String> {
 
 /// Decodes `%XX` and `+` in a query component.
 pub fn percent_decode(raw: &str) -> String {
+    decode(raw, true)
+}
+
+/// Decodes `%XX` in a path segment; `+` is itself there (`a+b@x.io`).
+pub fn percent_decode_path(raw: &str) -> String {
+    decode(raw, false)
+}
+
+fn decode(raw: &str, plus_is_space: bool) -> String {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
                 match std::str::from_utf8(&bytes[i + 1..i + 3])
                     .map(|hex| u8::from_str_radix(hex, 16))
@@ -58,5 +67,6 @@ mod tests {
         assert_eq!(percent_decode("x+y"), "x y");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode_path("a+b%40x.io"), "a+b@x.io");
     }
 }

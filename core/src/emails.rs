@@ -72,6 +72,11 @@ fn order_words(kind: OrderKind) -> &'static str {
     }
 }
 
+/// A role as people say it: "partner admin", not `partner_admin`.
+fn role_words(role: &str) -> String {
+    role.replace('_', " ")
+}
+
 /// "10 seats of standard, 5 seats of pro".
 fn seats_listed(lines: &[OrderLine]) -> String {
     lines
@@ -88,7 +93,7 @@ pub fn order_requested(base_url: &str, company: &Company, order: &Order) -> Outg
         format!(
             "{} ({}) requested {} for {}: {}.",
             order.requested_by.email,
-            order.requested_by.role,
+            role_words(&order.requested_by.role),
             order_words(order.kind),
             company.name,
             seats_listed(&order.lines)
@@ -326,6 +331,14 @@ mod tests {
         assert_eq!(money(42_740, "GBP"), "GBP 427.40");
         assert_eq!(money(5, "EUR"), "EUR 0.05");
         assert_eq!(money(-120, "USD"), "USD -1.20");
+    }
+
+    #[test]
+    fn dates_and_roles_read_as_words() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        assert_eq!(human_date(d), "25 November 2026");
+        assert_eq!(role_words("partner_admin"), "partner admin");
+        assert_eq!(order_words(OrderKind::TrialConversion), "a conversion from the trial to premium");
     }
 
     #[test]

@@ -324,16 +324,20 @@ pub fn apply_order(
 }
 
 /// A pool as the next term starts: its scheduled seats, and only the
-/// holders who carry over.
-fn carry_into_next_term(pool: &mut SeatPool) {
-    pool.purchased = pool.next_purchased.take().unwrap_or(0);
-    pool.allocated = pool.carrying();
-    pool.releasing_at_renewal = 0;
+/// holders who carry over. Once only: a pool already carried (or never
+/// scheduled) is left as it is, so a pool stored before or after its
+/// company's term started reads the same.
+pub fn carry_into_next_term(pool: &mut SeatPool) {
+    if let Some(next) = pool.next_purchased.take() {
+        pool.purchased = next;
+        pool.allocated = pool.carrying();
+        pool.releasing_at_renewal = 0;
+    }
 }
 
 /// Starts a scheduled term once its day has come. Nothing is written for
-/// it on the day: every read applies it, and the next write stores it.
-/// True if it started.
+/// it on the day: every read applies it, and whatever is written next
+/// stores it (company and pools each carry over once). True if it started.
 pub fn start_due_term(company: &mut Company, pools: &mut [SeatPool], today: NaiveDate) -> bool {
     if !company
         .next_term

@@ -11,9 +11,9 @@ use serde::de::DeserializeOwned;
 use crate::caller::Caller;
 use crate::error::ServiceError;
 use crate::model::{AuditEvent, Company, CompanyStatus, Member, Notice, Plan, Policy, SeatPool};
-use crate::ports::{Clock, ItemStore, Mailer, OutgoingEmail, Query, StoreError, Write};
+use crate::ports::{Clock, ItemStore, Mailer, OutgoingEmail, Query, Write};
 use crate::repo::{self, Stored};
-use crate::rules::start_due_term;
+use crate::rules::{carry_into_next_term, start_due_term};
 use crate::types::{CompanyId, Email, LicenceType};
 
 use super::inputs::page_limit;
@@ -50,6 +50,8 @@ pub(super) struct Tenant {
     pub(super) company: Stored<Company>,
     pub(super) pools: Vec<Stored<SeatPool>>,
     pub(super) today: NaiveDate,
+    /// A scheduled term started by today, not yet stored.
+    term_started: bool,
 }
 
 impl Tenant {
@@ -204,43 +206,32 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     }
 
     /// A company with its pools, as of its today. A scheduled term whose
-    /// day has come starts here, on every read, and is stored with it, so
-    /// the daily run and every read agree without a write on the day.
+    /// day has come has started in what this returns, though nothing is
+    /// written for it: the daily run and every read agree, and the next
+    /// write of the company or a pool stores it.
     pub(super) async fn company(&self, id: &CompanyId) -> Result<Option<Tenant>, ServiceError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let Some(mut company) =
-                repo::load::<Company, _>(&self.store, &repo::company_key(id)).await?
-            else {
-                return Ok(None);
-            };
-            let pools: Vec<Stored<SeatPool>> = repo::load_all(
-                &self.store,
-                Query::table(repo::company_pk(id), repo::POOL_PREFIX),
-            )
-            .await?;
-            upgrade_legacy(&mut company.value, &pools);
-            let today = self.clock.today_in(company.value.timezone);
-            let tenant = Tenant {
-                company,
-                pools,
-                today,
-            };
-            let mut next = tenant.company.value.clone();
-            let mut next_pools = tenant.pool_values();
-            if !start_due_term(&mut next, &mut next_pools, today) {
-                return Ok(Some(tenant));
-            }
-            match self
-                .store
-                .transact(tenant.changes(&next, &next_pools)?)
-                .await
-            {
-                Ok(()) => {}
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let Some(mut company) = repo::load::<Company, _>(&self.store, &repo::company_key(id)).await?
+        else {
+            return Ok(None);
+        };
+        let mut pools: Vec<Stored<SeatPool>> = repo::load_all(
+            &self.store,
+            Query::table(repo::company_pk(id), repo::POOL_PREFIX),
+        )
+        .await?;
+        upgrade_legacy(&mut company.value, &pools);
+        let today = self.clock.today_in(company.value.timezone);
+        let mut values: Vec<SeatPool> = pools.iter().map(|p| p.value.clone()).collect();
+        let term_started = start_due_term(&mut company.value, &mut values, today);
+        for (pool, value) in pools.iter_mut().zip(values) {
+            pool.value = value;
         }
-        Err(ServiceError::Busy)
+        Ok(Some(Tenant {
+            company,
+            pools,
+            today,
+            term_started,
+        }))
     }
 
     /// The pool of `licence_type` as stored now: a fresh read, for steps
@@ -250,11 +241,16 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         tenant: &Tenant,
         licence_type: &LicenceType,
     ) -> Result<Stored<SeatPool>, ServiceError> {
-        repo::load(&self.store, &repo::pool_key(tenant.id(), licence_type))
-            .await?
-            .ok_or(ServiceError::NotFound {
-                what: "licence type",
-            })
+        let mut pool: Stored<SeatPool> =
+            repo::load(&self.store, &repo::pool_key(tenant.id(), licence_type))
+                .await?
+                .ok_or(ServiceError::NotFound {
+                    what: "licence type",
+                })?;
+        if tenant.term_started {
+            carry_into_next_term(&mut pool.value);
+        }
+        Ok(pool)
     }
 
     /// The members with these e-mails that exist, in one batched read.

@@ -1,0 +1,316 @@
+//! Licences past the first year, on each store: terms that belong to co-term
+//! seats, scheduled renewals, rolling licences by their own dates, releases.
+
+use std::sync::Arc;
+
+use seatkeeper_core::model::{CompanyStatus, LicenceStatus, MemberRole, OrderKind, Policy};
+use seatkeeper_core::ports::ManualClock;
+use seatkeeper_core::service::{
+    Allocation, NewCompany, NewManager, NewMember, NewPlan, NewPool, OrderRequest, ReleaseWhen,
+};
+use seatkeeper_core::types::CompanyId;
+use seatkeeper_core::ServiceError;
+
+use crate::harness::Fixture;
+use crate::services::{account_manager, d, manager_of, service, Service};
+
+fn licence_type(name: &str, policy: Policy, fee: i64, seats: u32) -> NewPool {
+    NewPool {
+        licence_type: name.into(),
+        policy,
+        annual_fee_minor: fee,
+        currency: "GBP".into(),
+        seats,
+    }
+}
+
+/// Acme: `standard` co-term seats (20 at GBP 120.00) on the term
+/// 2026-04-01..2027-04-01, and `pro` rolling seats (5 at GBP 240.00).
+async fn two_policy_company(svc: &Service) -> CompanyId {
+    let company = svc
+        .create_company(
+            &account_manager(),
+            NewCompany {
+                name: "Acme Ltd".into(),
+                timezone: Some("Europe/London".into()),
+                account_manager_email: "am@vendor.io".into(),
+                min_seats_at_renewal: None,
+                plan: NewPlan::Premium {
+                    term_start: "2026-04-01".into(),
+                    term_months: None,
+                },
+                licence_types: vec![
+                    licence_type("standard", Policy::CoTerm, 12_000, 20),
+                    licence_type("pro", Policy::Rolling12Months, 24_000, 5),
+                ],
+                managers: vec![NewManager {
+                    email: "lead@acme.io".into(),
+                    name: "Lee Lead".into(),
+                }],
+            },
+        )
+        .await
+        .expect("create");
+    company.company.id
+}
+
+async fn add(svc: &Service, company: &CompanyId, email: &str, licence: Option<&str>) {
+    svc.add_member(
+        &manager_of(company),
+        company.as_str(),
+        NewMember {
+            email: email.into(),
+            name: email.into(),
+            role: MemberRole::Learner,
+            licence_type: licence.map(str::to_string),
+        },
+    )
+    .await
+    .expect("add a member");
+}
+
+async fn status_of(svc: &Service, company: &CompanyId, email: &str) -> LicenceStatus {
+    let page = svc
+        .list_members(&account_manager(), company.as_str(), None, None, Some(200))
+        .await
+        .expect("members");
+    page.items
+        .into_iter()
+        .find(|m| m.email.as_str() == email)
+        .map(|m| m.status)
+        .expect("a member")
+}
+
+async fn seats(svc: &Service, company: &CompanyId, name: &str) -> (u32, u32) {
+    let view = svc
+        .get_company(&account_manager(), company.as_str())
+        .await
+        .expect("read");
+    let pool = view
+        .pools
+        .iter()
+        .find(|p| p.licence_type.as_str() == name)
+        .expect("a pool");
+    (pool.purchased, pool.allocated)
+}
+
+/// Requests and assigns an order on the clock's today; the invoice total.
+async fn buy(svc: &Service, company: &CompanyId, order: OrderRequest) -> i64 {
+    let lead = manager_of(company);
+    let order = svc
+        .request_order(&lead, company.as_str(), order)
+        .await
+        .expect("request");
+    let assigned = svc
+        .assign_order(&account_manager(), company.as_str(), order.id.as_str(), None)
+        .await
+        .expect("assign");
+    assert_eq!(
+        assigned.invoice.total_minor,
+        assigned.invoice.lines.iter().map(|l| l.amount_minor).sum::<i64>(),
+        "the money billed is the sum of the invoice lines"
+    );
+    assigned.invoice.total_minor
+}
+
+fn at(clock: &ManualClock, day: &str) {
+    clock.set_today(d(day));
+}
+
+async fn two_year_story(f: Fixture) {
+    let (svc, clock) = service(&f, "2026-04-01");
+    let acme = two_policy_company(&svc).await;
+    let id = acme.as_str();
+    let mut billed = Vec::new();
+
+    // Year one. The lead holds a standard seat from creation; six learners.
+    for i in 0..6 {
+        add(&svc, &acme, &format!("l{i}@acme.io"), Some("standard")).await;
+    }
+    assert_eq!(seats(&svc, &acme, "standard").await, (20, 7));
+
+    // 2026-11-22: 10 more standard seats, 130 of 365 days left:
+    // 10 × 12 000 × 130 / 365 = 42 739.7 → 42 740.
+    at(&clock, "2026-11-22");
+    billed.push(buy(&svc, &acme, OrderRequest::one(OrderKind::Upgrade, "standard", 10)).await);
+    assert_eq!(billed[0], 42_740);
+    assert_eq!(seats(&svc, &acme, "standard").await, (30, 7));
+
+    // 2026-12-01: 2 more rolling seats, a whole year each, no proration:
+    // 2 × 24 000 = 48 000.
+    at(&clock, "2026-12-01");
+    billed.push(buy(&svc, &acme, OrderRequest::one(OrderKind::Upgrade, "pro", 2)).await);
+    assert_eq!(billed[1], 48_000);
+    assert_eq!(seats(&svc, &acme, "pro").await, (7, 0));
+
+    // 2027-03-01: a rolling licence for Rosa, to 2028-03-01.
+    at(&clock, "2027-03-01");
+    add(&svc, &acme, "rosa@acme.io", Some("pro")).await;
+
+    // 2027-03-15: two leavers keep their seats to the renewal date only.
+    at(&clock, "2027-03-15");
+    for leaver in ["l0@acme.io", "l1@acme.io"] {
+        svc.release_licence(&manager_of(&acme), id, leaver, ReleaseWhen::AtRenewal)
+            .await
+            .expect("release at renewal");
+    }
+    let again = svc
+        .release_licence(&manager_of(&acme), id, "l0@acme.io", ReleaseWhen::AtRenewal)
+        .await
+        .unwrap_err();
+    assert!(matches!(again, ServiceError::AlreadyReleased { .. }));
+
+    // 2027-03-20: the renewal keeps 16 standard seats (the account minimum),
+    // a whole term: 16 × 12 000 = 192 000. Five holders carry over.
+    at(&clock, "2027-03-20");
+    let lead = manager_of(&acme);
+    let first = svc
+        .request_order(&lead, id, OrderRequest::renewal(&[("standard", 16)]))
+        .await
+        .expect("request a renewal");
+    let second = svc
+        .request_order(&lead, id, OrderRequest::renewal(&[("standard", 20)]))
+        .await
+        .expect("a second request, before either is assigned");
+    let assigned = svc
+        .assign_order(&account_manager(), id, first.id.as_str(), None)
+        .await
+        .expect("assign the renewal");
+    billed.push(assigned.invoice.total_minor);
+    assert_eq!(billed[2], 192_000);
+    // Scheduled: today's seats and holders are untouched.
+    assert_eq!(seats(&svc, &acme, "standard").await, (30, 7));
+    let view = svc.get_company(&lead, id).await.expect("read");
+    let next = view.company.next_term.as_ref().expect("a scheduled term");
+    assert_eq!((next.starts_on, next.renews_on), (d("2027-04-01"), d("2028-04-01")));
+    // One renewal per term, however it is asked for.
+    let refused = svc
+        .assign_order(&account_manager(), id, second.id.as_str(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, ServiceError::AlreadyRenewed { .. }), "{refused:?}");
+    let refused = svc
+        .request_order(&lead, id, OrderRequest::renewal(&[("standard", 16)]))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, ServiceError::AlreadyRenewed { .. }), "{refused:?}");
+    let mail = svc.mailer().sent();
+    let renewed = mail
+        .iter()
+        .rev()
+        .find(|m| m.kind == "order_assigned")
+        .expect("the renewal e-mail");
+    assert!(
+        renewed.text.contains("downgraded from 30 to 16 seats from 1 April 2027"),
+        "{}",
+        renewed.text
+    );
+
+    // 2027-03-31: the last day of the term; the leavers still hold seats.
+    at(&clock, "2027-03-31");
+    assert_eq!(status_of(&svc, &acme, "l0@acme.io").await, LicenceStatus::Active);
+
+    // 2027-04-01: the next term starts, with nothing written on the day.
+    at(&clock, "2027-04-01");
+    let view = svc.get_company(&lead, id).await.expect("read");
+    assert_eq!(view.status, CompanyStatus::Active);
+    assert_eq!(view.company.plan.ends_on(), Some(d("2028-04-01")));
+    assert_eq!(view.company.next_term, None);
+    assert_eq!(seats(&svc, &acme, "standard").await, (16, 5));
+    assert_eq!(status_of(&svc, &acme, "l0@acme.io").await, LicenceStatus::Expired);
+    assert_eq!(status_of(&svc, &acme, "l2@acme.io").await, LicenceStatus::Active);
+    // Rolling licences live by their own dates, past the old renewal date.
+    at(&clock, "2027-04-02");
+    assert_eq!(status_of(&svc, &acme, "rosa@acme.io").await, LicenceStatus::Active);
+
+    // 2028-02-27: 72 hours before Rosa's licence ends, the reminder; the
+    // lead renews it early, from its own end: to 2029-03-01, no day lost.
+    at(&clock, "2028-02-27");
+    svc.run_expiry_check(d("2028-02-27").and_hms_opt(6, 0, 0).expect("a time").and_utc(), None)
+        .await
+        .expect("the daily check");
+    let reminder = svc
+        .mailer()
+        .sent()
+        .into_iter()
+        .find(|m| m.kind == "expiry_reminder" && m.text.contains("rosa@acme.io"))
+        .expect("a reminder naming Rosa");
+    assert!(reminder.text.contains("1 March 2028"), "{}", reminder.text);
+    let renewed = svc
+        .allocate(&lead, id, "pro", Allocation::Emails(vec!["rosa@acme.io".into()]))
+        .await
+        .expect("renew early");
+    assert_eq!(renewed.pool.allocated, 2, "an early renewal uses a seat");
+    at(&clock, "2028-03-01");
+    assert_eq!(status_of(&svc, &acme, "rosa@acme.io").await, LicenceStatus::Active);
+
+    // 2028-03-20: year two's renewal, for the term from 2028-04-01.
+    at(&clock, "2028-03-20");
+    billed.push(buy(&svc, &acme, OrderRequest::renewal(&[("standard", 16)])).await);
+
+    // 42 740 + 48 000 + 192 000 + 192 000 = 474 740.
+    assert_eq!(billed.iter().sum::<i64>(), 474_740);
+    let orders = svc
+        .list_orders(&account_manager(), id, Some("assigned"), None, Some(200))
+        .await
+        .expect("orders");
+    let invoiced: i64 = orders
+        .items
+        .iter()
+        .filter_map(|o| o.invoice.as_ref())
+        .map(|i| i.total_minor)
+        .sum();
+    assert_eq!(invoiced, 474_740, "every invoice, once");
+}
+
+/// A rolling-only company has no term and never expires as a company.
+async fn rolling_only_company_has_no_term(f: Fixture) {
+    let (svc, clock) = service(&f, "2027-03-01");
+    let company = svc
+        .create_company(
+            &account_manager(),
+            NewCompany {
+                name: "Rolling Ltd".into(),
+                timezone: None,
+                account_manager_email: "am@vendor.io".into(),
+                min_seats_at_renewal: None,
+                plan: NewPlan::Premium {
+                    term_start: "2026-04-01".into(),
+                    term_months: None,
+                },
+                licence_types: vec![licence_type("pro", Policy::Rolling12Months, 24_000, 3)],
+                managers: vec![NewManager {
+                    email: "lead@acme.io".into(),
+                    name: "Lee".into(),
+                }],
+            },
+        )
+        .await
+        .expect("create");
+    let acme = company.company.id.clone();
+    assert_eq!(company.company.plan.ends_on(), None);
+    add(&svc, &acme, "ann@acme.io", Some("pro")).await;
+    at(&clock, "2027-04-02");
+    let ann = seatkeeper_core::Caller {
+        user_id: "sub-ann".into(),
+        email: seatkeeper_core::types::Email::parse("ann@acme.io").expect("an e-mail"),
+        role: seatkeeper_core::Role::Learner,
+        company_id: Some(acme.clone()),
+        partner_id: None,
+    };
+    let access = svc.access(&ann).await.expect("access");
+    assert!(access.allowed, "{access:?}");
+    at(&clock, "2028-03-01");
+    let access = svc.access(&ann).await.expect("access");
+    assert!(!access.allowed, "expired on its own date");
+    let view = svc.get_company(&manager_of(&acme), acme.as_str()).await.expect("read");
+    assert_eq!(view.status, CompanyStatus::Active);
+    // Rolling orders buy whole years and move no term.
+    let quote = svc
+        .quote(&manager_of(&acme), acme.as_str(), "pro", 2, None)
+        .await
+        .expect("quote");
+    assert_eq!(quote.amount_minor, 48_000);
+}
+
+on_both_stores!(two_year_story, rolling_only_company_has_no_term);

@@ -338,7 +338,10 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
         assert_eq!(human_date(d), "25 November 2026");
         assert_eq!(role_words("partner_admin"), "partner admin");
-        assert_eq!(order_words(OrderKind::TrialConversion), "a conversion from the trial to premium");
+        assert_eq!(
+            order_words(OrderKind::TrialConversion),
+            "a conversion from the trial to premium"
+        );
     }
 
     #[test]

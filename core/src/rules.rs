@@ -110,9 +110,10 @@ pub fn first_licence(
     Ok(Some(new_licence(pool, &company.plan, None, today)))
 }
 
-/// May a member who holds `current` be given a seat of `pool` today? A
-/// bought co-term seat of the same type is held already; an active rolling
-/// licence is renewed early, and a trial licence is replaced.
+/// Does a member who holds `current` hold what `pool` would give them
+/// today? An active co-term seat of the same type, or in a trial an active
+/// trial licence, yes; an active rolling licence is renewed early instead,
+/// and after a conversion a trial licence is replaced.
 pub fn holds_seat_already(
     current: Option<&Licence>,
     pool: &SeatPool,
@@ -120,12 +121,41 @@ pub fn holds_seat_already(
     today: NaiveDate,
 ) -> bool {
     current.is_some_and(|licence| {
-        licence.licence_type == pool.licence_type
-            && licence.is_co_term()
-            && licence
-                .expires_on(plan)
-                .is_some_and(|ends| !has_ended(ends, today))
+        let active = licence
+            .expires_on(plan)
+            .is_some_and(|ends| !has_ended(ends, today));
+        let trial_in_trial =
+            matches!(plan, Plan::Trial { .. }) && matches!(licence.term, LicenceTerm::Trial { .. });
+        active
+            && (trial_in_trial
+                || (licence.licence_type == pool.licence_type && licence.is_co_term()))
     })
+}
+
+/// Whether `licence` still takes a seat of its co-term pool: until its
+/// holder is released, or (released at renewal) until that term has ended.
+pub fn holds_co_term_seat(licence: &Licence, plan: &Plan) -> bool {
+    match licence.term {
+        LicenceTerm::CoTerm { ends_on: None } => true,
+        LicenceTerm::CoTerm { ends_on: Some(end) } => plan.term().is_some_and(|t| t.start < end),
+        LicenceTerm::Trial { .. } | LicenceTerm::Rolling { .. } => false,
+    }
+}
+
+/// Gives back the co-term seat `licence` holds, if it holds one.
+pub fn free_co_term_seat(pools: &mut [SeatPool], licence: &Licence, plan: &Plan) {
+    if !holds_co_term_seat(licence, plan) {
+        return;
+    }
+    if let Some(pool) = pools
+        .iter_mut()
+        .find(|p| p.licence_type == licence.licence_type)
+    {
+        pool.allocated = pool.allocated.saturating_sub(1);
+        if matches!(licence.term, LicenceTerm::CoTerm { ends_on: Some(_) }) {
+            pool.releasing_at_renewal = pool.releasing_at_renewal.saturating_sub(1);
+        }
+    }
 }
 
 pub fn shortage(s: SeatShortage) -> ServiceError {

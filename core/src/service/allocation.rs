@@ -7,7 +7,9 @@ use crate::error::ServiceError;
 use crate::model::{LicenceStatus, Member, Plan, SeatShortage};
 use crate::ports::{Clock, ItemStore, Mailer, Query};
 use crate::repo::{self, Stored};
-use crate::rules::{ensure_open, holds_seat_already, new_licence, shortage, trial_licence};
+use crate::rules::{
+    ensure_open, free_co_term_seat, holds_seat_already, new_licence, shortage, trial_licence,
+};
 use crate::types::{Email, LicenceType};
 
 use super::context::{Seatkeeper, Tenant};
@@ -85,7 +87,8 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         members: Vec<Stored<Member>>,
     ) -> Result<Allocated, ServiceError> {
         let mut company = tenant.company.value.clone();
-        let mut pool = tenant.pool(licence_type)?;
+        let mut pools = tenant.pool_values();
+        let pool = tenant.pool(licence_type)?;
         ensure_open(&company, &pool.value, tenant.today)?;
         let already: Vec<Email> = members
             .iter()
@@ -128,21 +131,37 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 Some(*ends_on)
             }
             Plan::Premium { .. } => {
-                pool.value.take(needed).map_err(shortage)?;
+                // A co-term seat of another type that a member gives up is free.
+                for member in &members {
+                    if let Some(held) = member.value.licence.as_ref() {
+                        if held.licence_type != *licence_type {
+                            free_co_term_seat(&mut pools, held, &company.plan);
+                        }
+                    }
+                }
+                let target = pools
+                    .iter_mut()
+                    .find(|p| p.licence_type == *licence_type)
+                    .ok_or(ServiceError::NotFound {
+                        what: "licence type",
+                    })?;
+                target.take(needed).map_err(shortage)?;
                 None
             }
         };
-        let mut writes = tenant.changes(&company, &[])?;
-        if trial_ends.is_none() {
-            writes.push(repo::update(&company, &pool.value, pool.version)?);
-        }
+        let mut writes = tenant.changes(&company, &pools)?;
+        let pool_after = pools
+            .iter()
+            .find(|p| p.licence_type == *licence_type)
+            .cloned()
+            .unwrap_or(pool.value);
         let mut allocated = Vec::with_capacity(members.len());
         for stored in members {
             let mut member = stored.value;
             member.licence = Some(match trial_ends {
                 Some(ends_on) => trial_licence(licence_type.clone(), ends_on, tenant.today),
                 None => new_licence(
-                    &pool.value,
+                    &pool_after,
                     &company.plan,
                     member.licence.as_ref(),
                     tenant.today,
@@ -156,12 +175,12 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             &company,
             "seats.allocate",
             before,
-            serde_json::json!({"allocated": pool.value.allocated, "plan": company.plan, "members": allocated}),
+            serde_json::json!({"allocated": pool_after.allocated, "plan": company.plan, "members": allocated}),
         )?);
         self.store().transact(writes).await?;
         Ok(Allocated {
             allocated,
-            pool: PoolView::from(&pool.value),
+            pool: PoolView::from(&pool_after),
         })
     }
 }

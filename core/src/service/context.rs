@@ -210,7 +210,8 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     /// written for it: the daily run and every read agree, and the next
     /// write of the company or a pool stores it.
     pub(super) async fn company(&self, id: &CompanyId) -> Result<Option<Tenant>, ServiceError> {
-        let Some(mut company) = repo::load::<Company, _>(&self.store, &repo::company_key(id)).await?
+        let Some(mut company) =
+            repo::load::<Company, _>(&self.store, &repo::company_key(id)).await?
         else {
             return Ok(None);
         };

@@ -6,6 +6,7 @@ use crate::error::ServiceError;
 use crate::model::{LicenceStatus, LicenceTerm, Member, MemberRole, Plan};
 use crate::ports::{Clock, ItemStore, Mailer};
 use crate::repo::{self, Stored};
+use crate::rules::free_co_term_seat;
 use crate::types::Email;
 
 use super::context::{Seatkeeper, Tenant};
@@ -59,7 +60,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         self.retrying(|| async {
             let tenant = self.tenant(caller, company_id).await?;
             let stored = self.member(&tenant, &email).await?;
-            let (member, released) = release(&tenant, &stored.value, when)?;
+            let (member, released) = release(&tenant, &stored.value, when, false)?;
             let mut writes = released.writes(&tenant)?;
             writes.push(repo::update(
                 &tenant.company.value,
@@ -174,11 +175,9 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         self.retrying(|| async {
             let tenant = self.tenant(caller, company_id).await?;
             let stored = self.member(&tenant, &email).await?;
-            let released = match release(&tenant, &stored.value, ReleaseWhen::Now) {
-                Ok((_, released)) => released,
-                // Nothing held (or a rolling licence, whose seat is used up).
-                Err(_) => Seat::untouched(&tenant),
-            };
+            // Whatever seat the member still holds is freed, even if the
+            // licence has lapsed with the term; a rolling seat is used up.
+            let (_, released) = release(&tenant, &stored.value, ReleaseWhen::Now, true)?;
             let mut company = released.company.clone();
             if stored.value.role == MemberRole::Manager {
                 company.manager_emails.retain(|e| *e != email);
@@ -224,14 +223,6 @@ struct Seat {
 }
 
 impl Seat {
-    fn untouched(tenant: &Tenant) -> Self {
-        Self {
-            company: tenant.company.value.clone(),
-            plan: tenant.company.value.plan.clone(),
-            pool: None,
-        }
-    }
-
     fn writes(&self, tenant: &Tenant) -> Result<Vec<crate::ports::Write>, ServiceError> {
         let mut pools = tenant.pool_values();
         if let Some(pool) = &self.pool {
@@ -246,16 +237,31 @@ impl Seat {
     }
 }
 
-/// The member and the seat after releasing their licence `when`.
+/// The member and the seat after releasing their licence `when`. For a
+/// member being removed, a licence that is not active (or is rolling) is
+/// no refusal: whatever seat still counts for it is freed.
 fn release(
     tenant: &Tenant,
     member: &Member,
     when: ReleaseWhen,
+    removing: bool,
 ) -> Result<(Member, Seat), ServiceError> {
     let mut company = tenant.company.value.clone();
     let email = member.email.clone();
+    let active = member.status(&company.plan, tenant.today) == LicenceStatus::Active;
     let licence = match &member.licence {
-        Some(l) if member.status(&company.plan, tenant.today) == LicenceStatus::Active => l,
+        Some(l) if active || removing => l,
+        None if removing => {
+            let plan = company.plan.clone();
+            return Ok((
+                member.clone(),
+                Seat {
+                    company,
+                    plan,
+                    pool: None,
+                },
+            ));
+        }
         _ => {
             return Err(ServiceError::NoActiveLicence {
                 email,
@@ -266,6 +272,7 @@ fn release(
     let mut after = member.clone();
     let mut pool = None;
     match (licence.term, when) {
+        (LicenceTerm::Rolling { .. }, _) if removing => {}
         (LicenceTerm::Rolling { .. }, _) => {
             return Err(ServiceError::WrongLicencePolicy {
                 email,
@@ -286,28 +293,25 @@ fn release(
             ))
         }
         (LicenceTerm::CoTerm { ends_on }, when) => {
-            let mut seats = tenant.pool(&licence.licence_type)?.value;
-            let released_before = ends_on.is_some();
+            let mut pools = vec![tenant.pool(&licence.licence_type)?.value];
             match when {
                 ReleaseWhen::Now => {
-                    seats.allocated = seats.allocated.saturating_sub(1);
-                    if released_before {
-                        seats.releasing_at_renewal = seats.releasing_at_renewal.saturating_sub(1);
-                    }
+                    free_co_term_seat(&mut pools, licence, &company.plan);
                     after.licence = None;
                 }
-                ReleaseWhen::AtRenewal if released_before => {
+                ReleaseWhen::AtRenewal if ends_on.is_some() => {
                     return Err(ServiceError::AlreadyReleased { email })
                 }
                 ReleaseWhen::AtRenewal => {
-                    let renews_on = company.plan.term().map(|t| t.renews_on);
-                    seats.releasing_at_renewal += 1;
+                    pools[0].releasing_at_renewal += 1;
                     if let Some(l) = after.licence.as_mut() {
-                        l.term = LicenceTerm::CoTerm { ends_on: renews_on };
+                        l.term = LicenceTerm::CoTerm {
+                            ends_on: company.plan.term().map(|t| t.renews_on),
+                        };
                     }
                 }
             }
-            pool = Some(seats);
+            pool = pools.pop();
         }
     }
     let plan = company.plan.clone();

@@ -27,3 +27,4 @@ macro_rules! on_both_stores {
 mod expiry;
 mod services;
 mod store;
+mod stored_layout;

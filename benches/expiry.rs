@@ -2,39 +2,22 @@
 //! due, on the SQLite store (release build). Prints the seed time, the run's
 //! time and what it read. Not a test: it asserts nothing but sanity.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use seatkeeper_adapters::sqlite::SqliteStore;
-use seatkeeper_core::dates::parse_date;
-use seatkeeper_core::model::{Company, Licence, LicenceTerm, Member, MemberRole, Policy};
-use seatkeeper_core::ports::{ItemStore, MailError, Mailer, ManualClock, OutgoingEmail};
-use seatkeeper_core::service::{NewCompany, NewManager, NewPlan, NewPool, Settings};
-use seatkeeper_core::types::{Email, LicenceType};
-use seatkeeper_core::{repo, Caller, Role, Seatkeeper};
+use seatkeeper_core::model::Policy;
+use seatkeeper_core::ports::{ItemStore, ManualClock};
+use seatkeeper_core::service::Settings;
+use seatkeeper_core::Seatkeeper;
+use seatkeeper_test_support::fixtures::{
+    account_manager, at, date, load_company, new_company, premium, seed_rolling_learners,
+    standard_pool,
+};
+use seatkeeper_test_support::mail::RecordingMailer;
 
 const MEMBERS: usize = 100_000;
 const DUE: usize = 1_000;
-
-#[derive(Default)]
-struct CountingMailer(AtomicUsize);
-
-#[async_trait]
-impl Mailer for CountingMailer {
-    async fn send(&self, _: &OutgoingEmail) -> Result<(), MailError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-fn at(rfc3339: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|_| Utc::now())
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -42,82 +25,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store: Arc<dyn ItemStore> = Arc::new(SqliteStore::open(&dir.path().join("bench.sqlite"))?);
     let clock = Arc::new(ManualClock::default());
     clock.set_now(at("2026-01-01T09:00:00Z"));
-    let mailer = Arc::new(CountingMailer::default());
+    let mailer = Arc::new(RecordingMailer::default());
     let svc = Seatkeeper::new(
         store.clone(),
         clock.clone(),
         mailer.clone(),
         Settings::default(),
     );
-    let am = Caller {
-        user_id: "am".into(),
-        email: Email::parse("am@vendor.io")?,
-        role: Role::AccountManager,
-        company_id: None,
-        partner_id: None,
-    };
+    let am = account_manager();
     // 100 companies of 1 000 members: 10 members of each are due on the day.
     let seeding = Instant::now();
     for c in 0..100 {
-        let input = NewCompany {
-            name: format!("Company {c}"),
-            timezone: Some(
-                if c % 2 == 0 {
-                    "Europe/London"
-                } else {
-                    "America/New_York"
-                }
-                .into(),
-            ),
-            account_manager_email: "am@vendor.io".into(),
-            min_seats_at_renewal: None,
-            plan: NewPlan::Premium {
-                term_start: "2026-01-01".into(),
-                term_months: None,
-            },
-            licence_types: vec![NewPool {
-                licence_type: "standard".into(),
-                policy: Policy::Rolling12Months,
-                annual_fee_minor: 12_000,
-                currency: "GBP".into(),
-                seats: 1_000,
-            }],
-            managers: vec![NewManager {
-                email: format!("lead{c}@co.io"),
-                name: "Lead".into(),
-            }],
+        let timezone = if c % 2 == 0 {
+            "Europe/London"
+        } else {
+            "America/New_York"
         };
+        let input = new_company(format!("Company {c}"))
+            .timezone(Some(timezone))
+            .plan(premium("2026-01-01"))
+            .pool(standard_pool(Policy::Rolling12Months, 1_000))
+            .manager(format!("lead{c}@co.io"), "Lead")
+            .build();
         let id = svc.create_company(&am, input).await?.company.id;
-        let company: Company = repo::load(store.as_ref(), &repo::company_key(&id))
-            .await?
-            .map(|s| s.value)
-            .ok_or("no company")?;
-        let writes = (0..MEMBERS / 100)
-            .map(|i| {
-                let ends_on = if i < DUE / 100 {
-                    parse_date("2026-06-10")
-                } else {
-                    parse_date("2026-07-01").map(|d| d + chrono::Days::new((i % 200) as u64))
-                };
-                let member = Member {
-                    email: Email::parse(&format!("u{i}@c{c}.io"))?,
-                    name: "Learner".into(),
-                    role: MemberRole::Learner,
-                    licence: Some(Licence {
-                        licence_type: LicenceType::parse("standard")?,
-                        term: LicenceTerm::Rolling {
-                            ends_on: ends_on.ok_or("date")?,
-                        },
-                        allocated_on: parse_date("2025-06-10").ok_or("date")?,
-                    }),
-                    added_at: Utc::now(),
-                };
-                Ok(repo::insert(&company, &member)?)
-            })
-            .collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
-        for chunk in writes.chunks(100) {
-            store.transact(chunk.to_vec()).await?;
-        }
+        let company = load_company(store.as_ref(), &id).await;
+        let learners = (0..MEMBERS / 100).map(|i| {
+            let ends_on = if i < DUE / 100 {
+                date("2026-06-10")
+            } else {
+                date("2026-07-01") + chrono::Days::new((i % 200) as u64)
+            };
+            (format!("u{i}@c{c}.io"), ends_on)
+        });
+        seed_rolling_learners(store.as_ref(), &company, date("2025-06-10"), learners).await;
     }
     println!(
         "seeded {MEMBERS} members in 100 companies ({DUE} due on 2026-06-10) in {:.1?}",
@@ -136,7 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         took,
         report.entries_read,
         report.sent,
-        mailer.0.load(Ordering::Relaxed),
+        mailer.sent().len(),
         report.complete
     );
     if report.entries_read != DUE as u64 {

@@ -6,30 +6,19 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_trait::async_trait;
-use chrono::Utc;
 use seatkeeper_adapters::local_files::LocalObjects;
 use seatkeeper_adapters::sqlite::SqliteStore;
 use seatkeeper_core::csv_import::Limits;
-use seatkeeper_core::dates::parse_date;
-use seatkeeper_core::model::{Company, Licence, LicenceTerm, Member, MemberRole, Policy};
-use seatkeeper_core::ports::{
-    ItemStore, MailError, Mailer, ManualClock, OutgoingEmail, UploadTarget,
+use seatkeeper_core::model::Policy;
+use seatkeeper_core::ports::{ItemStore, ManualClock, UploadTarget};
+use seatkeeper_core::service::Settings;
+use seatkeeper_core::Seatkeeper;
+use seatkeeper_test_support::fixtures::{
+    account_manager, date, load_company, new_company, premium, seed_rolling_learners, standard_pool,
 };
-use seatkeeper_core::service::{NewCompany, NewManager, NewPlan, NewPool, Settings};
-use seatkeeper_core::types::{Email, LicenceType};
-use seatkeeper_core::{repo, Caller, Role, Seatkeeper};
+use seatkeeper_test_support::mail::NoMail;
 
 const MEMBERS: usize = 100_000;
-
-struct NoMail;
-
-#[async_trait]
-impl Mailer for NoMail {
-    async fn send(&self, _: &OutgoingEmail) -> Result<(), MailError> {
-        Ok(())
-    }
-}
 
 /// The process's peak resident memory so far (Linux `VmHWM`), in MiB.
 fn peak_mib() -> f64 {
@@ -47,64 +36,24 @@ fn peak_mib() -> f64 {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::TempDir::new()?;
     let store: Arc<dyn ItemStore> = Arc::new(SqliteStore::open(&dir.path().join("bench.sqlite"))?);
-    let clock = Arc::new(ManualClock::at(parse_date("2026-11-22").ok_or("date")?));
+    let clock = Arc::new(ManualClock::at(date("2026-11-22")));
     let svc = Seatkeeper::new(store.clone(), clock, Arc::new(NoMail), Settings::default());
     let objects = LocalObjects::new(dir.path().join("s3"), "imports", "http://127.0.0.1:3000");
-    let am = Caller {
-        user_id: "am".into(),
-        email: Email::parse("am@vendor.io")?,
-        role: Role::AccountManager,
-        company_id: None,
-        partner_id: None,
-    };
-    let input = NewCompany {
-        name: "Big Co".into(),
-        timezone: None,
-        account_manager_email: "am@vendor.io".into(),
-        min_seats_at_renewal: None,
-        plan: NewPlan::Premium {
-            term_start: "2026-04-01".into(),
-            term_months: None,
-        },
-        licence_types: vec![NewPool {
-            licence_type: "standard".into(),
-            policy: Policy::Rolling12Months,
-            annual_fee_minor: 12_000,
-            currency: "GBP".into(),
-            seats: (MEMBERS + 1) as u32 * 2,
-        }],
-        managers: vec![NewManager {
-            email: "lead@big.co".into(),
-            name: "Lead".into(),
-        }],
-    };
+    let am = account_manager();
+    let input = new_company("Big Co")
+        .timezone(None)
+        .plan(premium("2026-04-01"))
+        .pool(standard_pool(
+            Policy::Rolling12Months,
+            (MEMBERS + 1) as u32 * 2,
+        ))
+        .manager("lead@big.co", "Lead")
+        .build();
     let id = svc.create_company(&am, input).await?.company.id;
-    let company: Company = repo::load(store.as_ref(), &repo::company_key(&id))
-        .await?
-        .map(|s| s.value)
-        .ok_or("no company")?;
+    let company = load_company(store.as_ref(), &id).await;
     let seeding = Instant::now();
-    let mut writes = Vec::with_capacity(MEMBERS);
-    for i in 0..MEMBERS {
-        let member = Member {
-            email: Email::parse(&format!("learner{i:06}@big.co"))?,
-            name: "Learner".into(),
-            role: MemberRole::Learner,
-            licence: Some(Licence {
-                licence_type: LicenceType::parse("standard")?,
-                term: LicenceTerm::Rolling {
-                    ends_on: parse_date("2026-10-01").ok_or("date")?,
-                },
-                allocated_on: parse_date("2025-10-01").ok_or("date")?,
-            }),
-            added_at: Utc::now(),
-        };
-        writes.push(repo::insert(&company, &member)?);
-    }
-    for chunk in writes.chunks(100) {
-        store.transact(chunk.to_vec()).await?;
-    }
-    drop(writes);
+    let learners = (0..MEMBERS).map(|i| (format!("learner{i:06}@big.co"), date("2026-10-01")));
+    seed_rolling_learners(store.as_ref(), &company, date("2025-10-01"), learners).await;
     let mut csv = String::from("Name,Email,Team\n");
     for i in 0..MEMBERS {
         csv.push_str(&format!(

@@ -15,7 +15,7 @@ use seatkeeper_core::Role;
 use seatkeeper_edge::routes::{RouteName, RouteSpec, ROUTES};
 use serde_json::{json, Value};
 
-use crate::helpers::{premium_from, Answer, TestApp};
+use crate::helpers::{order_request, premium_from, Answer, TestApp};
 
 const TODAY: &str = "2025-03-01";
 const TERM_START: &str = "2025-01-01";
@@ -106,7 +106,7 @@ fn company_body(name: &str, domain: &str) -> Value {
 }
 
 fn order_body() -> Value {
-    json!({"licence_type": "standard", "quantity": 1, "kind": "upgrade", "agree_to_pay": true})
+    order_request("upgrade", 1)
 }
 
 fn expect_status(answer: &Answer, status: StatusCode, what: &str) {

@@ -20,6 +20,8 @@ use seatkeeper_edge::routes::{self, RouteName, ROUTES};
 use seatkeeper_edge::App;
 use serde_json::{json, Value};
 
+use crate::helpers::order_request;
+
 /// The sample event, as SAM generated it.
 const SAMPLE: &str = include_str!("../fixtures/events/http-api-proxy.json");
 
@@ -152,6 +154,11 @@ fn account_manager() -> Value {
     claims("am@vendor.io", "account_manager", None, None)
 }
 
+/// The admin of partner msp1.
+fn partner_admin() -> Value {
+    claims("admin@msp.io", "partner_admin", None, Some("msp1"))
+}
+
 /// The sample event, made a `method` request for `path` with no query and
 /// no body, signed in with `claims` (none: no `authorizer` at all).
 fn event(method: &str, path: &str, claims: Option<Value>) -> Value {
@@ -245,16 +252,21 @@ fn company_body(name: &str) -> Value {
 }
 
 fn order_body() -> Value {
-    json!({"licence_type": "standard", "quantity": 10, "kind": "upgrade", "agree_to_pay": true})
+    order_request("upgrade", 10)
+}
+
+/// Creates a company named `name` through `admin-api` as `claims`' holder.
+async fn create_company_as(lambda: &Lambda, claims: Value, name: &str) -> Answer {
+    let request = with_body(
+        event("POST", "/v1/companies", Some(claims)),
+        &company_body(name).to_string(),
+    );
+    lambda.invoke(routes::ADMIN_API, &request).await
 }
 
 /// Creates a company through `admin-api` as the account manager; its id.
 async fn create_company(lambda: &Lambda) -> String {
-    let request = with_body(
-        event("POST", "/v1/companies", Some(account_manager())),
-        &company_body("Acme Ltd").to_string(),
-    );
-    let answer = lambda.invoke(routes::ADMIN_API, &request).await;
+    let answer = create_company_as(lambda, account_manager(), "Acme Ltd").await;
     let body = answer.expect_ok(201);
     body["id"].as_str().expect("an id").to_string()
 }
@@ -298,16 +310,8 @@ async fn admin_api_creates_companies_from_api_gateway_events() {
     );
 
     // A partner admin's company gets their partner id from the claims.
-    let partner = claims("admin@msp.io", "partner_admin", None, Some("msp1"));
-    let created = lambda
-        .invoke(
-            routes::ADMIN_API,
-            &with_body(
-                event("POST", "/v1/companies", Some(partner.clone())),
-                &company_body("Partnered Ltd").to_string(),
-            ),
-        )
-        .await;
+    let partner = partner_admin();
+    let created = create_company_as(&lambda, partner.clone(), "Partnered Ltd").await;
     assert_eq!(created.expect_ok(201)["partner_id"], "msp1");
     let listed = lambda
         .invoke(
@@ -505,16 +509,8 @@ async fn an_event_without_an_authorizer_is_401() {
 async fn a_route_sent_to_the_wrong_function_is_404() {
     let lambda = Lambda::new("2026-11-22");
     // A partner admin may call every route on its own company.
-    let admin = claims("admin@msp.io", "partner_admin", None, Some("msp1"));
-    let created = lambda
-        .invoke(
-            routes::ADMIN_API,
-            &with_body(
-                event("POST", "/v1/companies", Some(admin.clone())),
-                &company_body("Acme Ltd").to_string(),
-            ),
-        )
-        .await;
+    let admin = partner_admin();
+    let created = create_company_as(&lambda, admin.clone(), "Acme Ltd").await;
     let company = created.expect_ok(201)["id"]
         .as_str()
         .expect("an id")

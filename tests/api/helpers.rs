@@ -161,6 +161,18 @@ impl TestApp {
             .await
     }
 
+    /// The admin of partner msp1.
+    pub async fn partner_admin(&self) -> String {
+        self.token("admin@msp.io", "partner_admin", None, Some("msp1"))
+            .await
+    }
+
+    /// The manager `create_company` names, lead@acme.io.
+    pub async fn lead(&self, company: &str) -> String {
+        self.token("lead@acme.io", "manager", Some(company), None)
+            .await
+    }
+
     /// Creates a company as `token`'s holder; returns its id.
     pub async fn create_company(
         &self,
@@ -181,6 +193,34 @@ impl TestApp {
         answer.body["id"].as_str().expect("an id").to_string()
     }
 
+    /// Requests an order (`order(kind, quantity)`, or any body).
+    pub async fn request_order(&self, token: &str, company: &str, body: Value) -> Answer {
+        self.post(&format!("/v1/companies/{company}/orders"), token, body)
+            .await
+    }
+
+    /// Assigns an order; `body` may name `actioned_on`.
+    pub async fn assign(&self, token: &str, company: &str, order: &str, body: Value) -> Answer {
+        self.post(
+            &format!("/v1/companies/{company}/orders/{order}/assign"),
+            token,
+            body,
+        )
+        .await
+    }
+
+    /// Every e-mail "sent", oldest first.
+    pub async fn outbox(&self) -> Value {
+        self.client
+            .get(self.url("/local/outbox"))
+            .send()
+            .await
+            .expect("outbox")
+            .json::<Value>()
+            .await
+            .expect("json")
+    }
+
     pub async fn add_learners(&self, token: &str, company: &str, emails: &[String]) {
         for email in emails {
             let body = json!({"email": email, "name": "Learner", "role": "learner"});
@@ -194,4 +234,13 @@ impl TestApp {
 
 pub fn premium_from(term_start: &str) -> Value {
     json!({"kind": "premium", "term_start": term_start})
+}
+
+pub fn trial_until(ends_on: &str, seats: u32) -> Value {
+    json!({"kind": "trial", "ends_on": ends_on, "seats": seats})
+}
+
+/// An order for "standard" seats, agreeing to pay.
+pub fn order_request(kind: &str, quantity: u32) -> Value {
+    json!({"licence_type": "standard", "quantity": quantity, "kind": kind, "agree_to_pay": true})
 }

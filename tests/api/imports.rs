@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{order_request, TestApp};
 
 #[tokio::test]
 async fn renew_expired_learners_from_a_csv() {
@@ -14,9 +14,7 @@ async fn renew_expired_learners_from_a_csv() {
     let am = app.account_manager().await;
     let plan = json!({"kind": "premium", "term_start": "2025-11-01", "term_months": 24});
     let company = app.create_company(&am, plan, 5, "rolling_12_months").await;
-    let lead = app
-        .token("lead@acme.io", "manager", Some(&company), None)
-        .await;
+    let lead = app.lead(&company).await;
     for name in ["ann", "bob", "cy"] {
         let body = json!({"email": format!("{name}@acme.io"), "name": name, "role": "learner", "licence_type": "standard"});
         assert_eq!(
@@ -113,16 +111,10 @@ async fn renew_expired_learners_from_a_csv() {
     );
 
     let order = app
-        .post(&format!("/v1/companies/{company}/orders"), &lead, json!({"licence_type": "standard", "quantity": 2, "kind": "upgrade", "agree_to_pay": true}))
+        .request_order(&lead, &company, order_request("upgrade", 2))
         .await;
     let order_id = order.body["order"]["id"].as_str().expect("an order");
-    let assigned = app
-        .post(
-            &format!("/v1/companies/{company}/orders/{order_id}/assign"),
-            &am,
-            json!({}),
-        )
-        .await;
+    let assigned = app.assign(&am, &company, order_id, json!({})).await;
     assert_eq!(
         assigned.body["invoice"]["amount_minor"], 24_000,
         "rolling seats are not prorated"

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{premium_from, TestApp};
+use crate::helpers::{order_request, premium_from, trial_until, TestApp};
 
 /// Journey 1: 10 seats at 12000 a year, term 2026-04-01..2027-04-01,
 /// assigned with actioned_on 2026-11-22: invoice 42740, purchased +10.
@@ -17,9 +17,7 @@ async fn pro_rata_upgrade_invoice() {
     let company = app
         .create_company(&am, premium_from("2026-04-01"), 20, "co_term")
         .await;
-    let lead = app
-        .token("lead@acme.io", "manager", Some(&company), None)
-        .await;
+    let lead = app.lead(&company).await;
 
     let quote = app
         .get(
@@ -50,16 +48,17 @@ async fn pro_rata_upgrade_invoice() {
     assert_eq!(refused.body["field"], "agree_to_pay");
 
     let order = app
-        .post(&format!("/v1/companies/{company}/orders"), &lead, json!({"licence_type": "standard", "quantity": 10, "kind": "upgrade", "agree_to_pay": true}))
+        .request_order(&lead, &company, order_request("upgrade", 10))
         .await;
     assert_eq!(order.status, StatusCode::CREATED, "{}", order.body);
     assert_eq!(order.body["order"]["quote"]["amount_minor"], 42_740);
     let order_id = order.body["order"]["id"].as_str().expect("an order id");
 
     let assigned = app
-        .post(
-            &format!("/v1/companies/{company}/orders/{order_id}/assign"),
+        .assign(
             &am,
+            &company,
+            order_id,
             json!({"actioned_on": "2026-11-22"}),
         )
         .await;
@@ -75,13 +74,7 @@ async fn pro_rata_upgrade_invoice() {
         read.body["order"]["invoice"]["amount_minor"], 42_740,
         "the invoice can be seen afterwards"
     );
-    let again = app
-        .post(
-            &format!("/v1/companies/{company}/orders/{order_id}/assign"),
-            &am,
-            json!({}),
-        )
-        .await;
+    let again = app.assign(&am, &company, order_id, json!({})).await;
     assert_eq!(
         (again.status, again.code()),
         (StatusCode::CONFLICT, "order_not_requested")
@@ -99,15 +92,7 @@ async fn pro_rata_upgrade_invoice() {
         .await;
     assert_eq!(allocated.status, StatusCode::OK, "{}", allocated.body);
     assert_eq!(allocated.body["pool"]["allocated"], 2);
-    let outbox = app
-        .client
-        .get(app.url("/local/outbox"))
-        .send()
-        .await
-        .expect("outbox")
-        .json::<serde_json::Value>()
-        .await
-        .expect("json");
+    let outbox = app.outbox().await;
     let kinds: Vec<_> = outbox
         .as_array()
         .expect("a list")
@@ -128,22 +113,13 @@ async fn pro_rata_upgrade_invoice() {
 async fn trial_conversion_by_partner() {
     let app = TestApp::spawn().await;
     app.set_today("2026-11-01").await;
-    let partner = app
-        .token("admin@msp.io", "partner_admin", None, Some("msp1"))
-        .await;
+    let partner = app.partner_admin().await;
     let company = app
-        .create_company(
-            &partner,
-            json!({"kind": "trial", "ends_on": "2026-11-15", "seats": 4}),
-            4,
-            "co_term",
-        )
+        .create_company(&partner, trial_until("2026-11-15", 4), 4, "co_term")
         .await;
     let learners: Vec<String> = (0..3).map(|i| format!("learner{i}@acme.io")).collect();
     app.add_learners(&partner, &company, &learners).await;
-    let lead = app
-        .token("lead@acme.io", "manager", Some(&company), None)
-        .await;
+    let lead = app.lead(&company).await;
     let learner = app
         .token("learner0@acme.io", "learner", Some(&company), None)
         .await;
@@ -165,17 +141,11 @@ async fn trial_conversion_by_partner() {
     );
 
     let order = app
-        .post(&format!("/v1/companies/{company}/orders"), &lead, json!({"licence_type": "standard", "quantity": 3, "kind": "trial_conversion", "agree_to_pay": true}))
+        .request_order(&lead, &company, order_request("trial_conversion", 3))
         .await;
     assert_eq!(order.status, StatusCode::CREATED, "{}", order.body);
     let order_id = order.body["order"]["id"].as_str().expect("an id");
-    let assigned = app
-        .post(
-            &format!("/v1/companies/{company}/orders/{order_id}/assign"),
-            &partner,
-            json!({}),
-        )
-        .await;
+    let assigned = app.assign(&partner, &company, order_id, json!({})).await;
     assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.body);
     let read = app.get(&format!("/v1/companies/{company}"), &partner).await;
     assert_eq!(
@@ -203,7 +173,7 @@ async fn trial_conversion_by_partner() {
     );
 
     let more = app
-        .post(&format!("/v1/companies/{company}/orders"), &lead, json!({"licence_type": "standard", "quantity": 1, "kind": "upgrade", "agree_to_pay": true}))
+        .request_order(&lead, &company, order_request("upgrade", 1))
         .await;
     let more_id = more.body["order"]["id"].as_str().expect("an id");
     assert_eq!(
@@ -245,11 +215,9 @@ async fn renewal_below_minimum_is_refused() {
     let company = app
         .create_company(&am, premium_from("2026-04-01"), 20, "co_term")
         .await;
-    let lead = app
-        .token("lead@acme.io", "manager", Some(&company), None)
-        .await;
+    let lead = app.lead(&company).await;
     let below = app
-        .post(&format!("/v1/companies/{company}/orders"), &lead, json!({"licence_type": "standard", "quantity": 15, "kind": "renewal", "agree_to_pay": true}))
+        .request_order(&lead, &company, order_request("renewal", 15))
         .await;
     assert_eq!(
         (below.status, below.code()),
@@ -273,9 +241,7 @@ async fn concurrent_allocations_over_http() {
     let company = app
         .create_company(&am, premium_from("2026-04-01"), 11, "co_term")
         .await;
-    let lead = app
-        .token("lead@acme.io", "manager", Some(&company), None)
-        .await;
+    let lead = app.lead(&company).await;
     let learners: Vec<String> = (0..32).map(|i| format!("l{i}@acme.io")).collect();
     app.add_learners(&lead, &company, &learners).await;
     let tasks: Vec<_> = learners
@@ -448,16 +414,9 @@ async fn edge_behaviour() {
 async fn trial_expiry_through_the_local_server() {
     let app = TestApp::spawn().await;
     app.set_today("2026-11-20").await;
-    let partner = app
-        .token("admin@msp.io", "partner_admin", None, Some("msp1"))
-        .await;
+    let partner = app.partner_admin().await;
     let company = app
-        .create_company(
-            &partner,
-            json!({"kind": "trial", "ends_on": "2026-12-01", "seats": 4}),
-            4,
-            "co_term",
-        )
+        .create_company(&partner, trial_until("2026-12-01", 4), 4, "co_term")
         .await;
     app.add_learners(&partner, &company, &["ann@acme.io".to_string()])
         .await;
@@ -478,16 +437,7 @@ async fn trial_expiry_through_the_local_server() {
             report.body
         }
     };
-    let outbox = || async {
-        app.client
-            .get(app.url("/local/outbox"))
-            .send()
-            .await
-            .expect("outbox")
-            .json::<serde_json::Value>()
-            .await
-            .expect("json")
-    };
+    let outbox = || app.outbox();
     run("2026-11-27").await;
     assert_eq!(outbox().await, json!([]));
     let report = run("2026-11-28").await;
@@ -506,9 +456,7 @@ async fn trial_expiry_through_the_local_server() {
     let sent = outbox().await;
     assert_eq!(sent.as_array().map(Vec::len), Some(2));
     assert_eq!(sent[1]["kind"], "expiry_expiry");
-    let lead = app
-        .token("lead@acme.io", "manager", Some(&company), None)
-        .await;
+    let lead = app.lead(&company).await;
     let ann = app
         .token("ann@acme.io", "learner", Some(&company), None)
         .await;

@@ -3,22 +3,16 @@
 
 use std::sync::Arc;
 
-use aws_sdk_sesv2::config::{BehaviorVersion, Credentials, Region};
-use chrono::{DateTime, Utc};
 use seatkeeper_adapters::ses::SesMailer;
 use seatkeeper_core::model::Policy;
 use seatkeeper_core::ports::ManualClock;
-use seatkeeper_core::service::{NewCompany, NewManager, NewPlan, NewPool, Settings};
-use seatkeeper_core::types::Email;
-use seatkeeper_core::{Caller, Role, Seatkeeper};
+use seatkeeper_core::service::{NewPool, Settings};
+use seatkeeper_core::Seatkeeper;
+use seatkeeper_test_support::aws::emulator_config;
+use seatkeeper_test_support::fixtures::{account_manager, at, new_company, standard_pool, trial};
+use seatkeeper_test_support::stores;
 
-use crate::{harness, moto};
-
-fn at(rfc3339: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(rfc3339)
-        .expect("an instant")
-        .with_timezone(&Utc)
-}
+use crate::moto;
 
 /// The subjects of moto's messages to one address.
 async fn subjects_to(to: &str) -> Vec<String> {
@@ -31,21 +25,10 @@ async fn subjects_to(to: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trial_notices_go_out_once_through_ses() {
-    let store = harness::dynamodb().await.store;
-    let ses = aws_sdk_sesv2::Client::from_conf(
-        aws_sdk_sesv2::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(moto::endpoint().await)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-            .build(),
-    );
+    let store = stores::dynamodb().await.store;
+    let ses = aws_sdk_sesv2::Client::new(&emulator_config(moto::endpoint().await));
     let sender = format!("no-reply-{}@expiry.test", std::process::id());
-    ses.create_email_identity()
-        .email_identity(&sender)
-        .send()
-        .await
-        .expect("verify the sender");
+    moto::verify_identity(&ses, &sender).await;
     let clock = Arc::new(ManualClock::default());
     clock.set_now(at("2026-11-01T09:00:00Z"));
     let svc = Seatkeeper::new(
@@ -56,35 +39,17 @@ async fn trial_notices_go_out_once_through_ses() {
     );
     // A manager address unique to this run, so moto's shared state can't mix runs.
     let lead = format!("lead-{}@acme.test", std::process::id());
-    let am = Caller {
-        user_id: "am".into(),
-        email: Email::parse("am@vendor.io").expect("an e-mail"),
-        role: Role::AccountManager,
-        company_id: None,
-        partner_id: None,
-    };
-    let input = NewCompany {
-        name: "Acme".into(),
-        timezone: Some("Europe/London".into()),
-        account_manager_email: "am@vendor.io".into(),
-        min_seats_at_renewal: None,
-        plan: NewPlan::Trial {
-            ends_on: "2026-11-26".into(),
-            seats: 3,
-        },
-        licence_types: vec![NewPool {
-            licence_type: "standard".into(),
-            policy: Policy::CoTerm,
+    let input = new_company("Acme")
+        .plan(trial("2026-11-26", 3))
+        .pool(NewPool {
             annual_fee_minor: 100,
-            currency: "GBP".into(),
-            seats: 3,
-        }],
-        managers: vec![NewManager {
-            email: lead.clone(),
-            name: "Lead".into(),
-        }],
-    };
-    svc.create_company(&am, input).await.expect("create");
+            ..standard_pool(Policy::CoTerm, 3)
+        })
+        .manager(lead.clone(), "Lead")
+        .build();
+    svc.create_company(&account_manager(), input)
+        .await
+        .expect("create");
     // The scheduled event's time, as `sam local generate-event cloudwatch scheduled-event` shapes it.
     let sample: serde_json::Value =
         serde_json::from_str(include_str!("../fixtures/events/scheduled-event.json"))

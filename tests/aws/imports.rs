@@ -5,55 +5,34 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use aws_lambda_events::event::s3::S3Event;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-use chrono::{NaiveDate, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use seatkeeper_adapters::s3::{S3Objects, S3Uploads};
-use seatkeeper_core::dates::{parse_date, rolling_licence_end};
+use seatkeeper_core::dates::rolling_licence_end;
 use seatkeeper_core::imports::PreviewOutcome;
 use seatkeeper_core::model::{
-    Company, ImportCounts, ImportStatus, Licence, LicenceStatus, LicenceTerm, Member, MemberRole,
-    OrderKind, Policy, SeatPool,
+    ImportCounts, ImportStatus, LicenceStatus, LicenceTerm, Member, OrderKind, Policy, SeatPool,
 };
-use seatkeeper_core::ports::{
-    Clock, Item, ItemStore, MailError, Mailer, ManualClock, OutgoingEmail, Query, Write,
-};
-use seatkeeper_core::service::{NewCompany, NewManager, NewPlan, NewPool, OrderRequest, Settings};
-use seatkeeper_core::types::{CompanyId, Email, LicenceType};
-use seatkeeper_core::{repo, Caller, Role, Seatkeeper, ServiceError};
+use seatkeeper_core::ports::{Clock, Item, ItemStore, Mailer, ManualClock, Query};
+use seatkeeper_core::service::Settings;
+use seatkeeper_core::types::{CompanyId, LicenceType};
+use seatkeeper_core::{repo, Role, Seatkeeper, ServiceError};
 use seatkeeper_edge::App;
+use seatkeeper_test_support::aws::emulator_config;
+use seatkeeper_test_support::fixtures::{
+    account_manager, caller, date, email, new_company, order_request, premium,
+    seed_rolling_learners, standard_pool,
+};
+use seatkeeper_test_support::mail::NoMail;
+use seatkeeper_test_support::stores;
 
-use crate::{harness, moto};
-
-/// E-mail is not what this test is about.
-struct NoMail;
-
-#[async_trait]
-impl Mailer for NoMail {
-    async fn send(&self, _: &OutgoingEmail) -> Result<(), MailError> {
-        Ok(())
-    }
-}
-
-fn date(raw: &str) -> NaiveDate {
-    parse_date(raw).expect("a date")
-}
-
-fn email(raw: &str) -> Email {
-    Email::parse(raw).expect("an e-mail")
-}
+use crate::moto;
 
 /// An S3 client on moto, addressing buckets by path (`/bucket/key`): moto
 /// on a loopback port has no virtual-host names.
 async fn s3() -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(moto::endpoint().await)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        aws_sdk_s3::config::Builder::from(&emulator_config(moto::endpoint().await))
             .force_path_style(true)
             .build(),
     )
@@ -124,31 +103,6 @@ async fn member(store: &dyn ItemStore, company: &CompanyId, address: &str) -> Me
         .value
 }
 
-/// Learners with rolling licences ending on the given dates, written
-/// straight into the store, as tests/contract/expiry.rs seeds them.
-async fn seed_learners(store: &dyn ItemStore, company: &Company, ends: &[(&str, &str)]) {
-    let writes: Vec<Write> = ends
-        .iter()
-        .map(|(address, ends_on)| {
-            let member = Member {
-                email: email(address),
-                name: "Learner".into(),
-                role: MemberRole::Learner,
-                licence: Some(Licence {
-                    licence_type: LicenceType::parse("standard").expect("a type"),
-                    term: LicenceTerm::Rolling {
-                        ends_on: date(ends_on),
-                    },
-                    allocated_on: date("2025-05-01"),
-                }),
-                added_at: Utc::now(),
-            };
-            repo::insert(company, &member).expect("a write")
-        })
-        .collect();
-    store.transact(writes).await.expect("seed");
-}
-
 /// What a spreadsheet export looks like: CRLF, a quoted field with a comma,
 /// capitals and spaces around an address, and one row of each problem.
 const CSV: &str = "Name,Email Address,Team\r\n\
@@ -162,7 +116,7 @@ const CSV: &str = "Name,Email Address,Team\r\n\
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_renewal_through_s3_and_dynamodb() {
-    let fixture = harness::dynamodb().await;
+    let fixture = stores::dynamodb().await;
     let store = fixture.store.clone();
     let s3 = s3().await;
     // moto's state is shared by every test of the process and kept between
@@ -190,61 +144,31 @@ async fn csv_renewal_through_s3_and_dynamodb() {
     let svc = &app.service;
 
     // A premium company on rolling licences: 3 seats, the lead holds one.
-    let am = Caller {
-        user_id: "am".into(),
-        email: email("am@vendor.io"),
-        role: Role::AccountManager,
-        company_id: None,
-        partner_id: None,
-    };
+    let am = account_manager();
     let created = svc
         .create_company(
             &am,
-            NewCompany {
-                name: "Acme".into(),
-                timezone: Some("Europe/London".into()),
-                account_manager_email: "am@vendor.io".into(),
-                min_seats_at_renewal: None,
-                plan: NewPlan::Premium {
-                    term_start: "2026-01-01".into(),
-                    term_months: None,
-                },
-                licence_types: vec![NewPool {
-                    licence_type: "standard".into(),
-                    policy: Policy::Rolling12Months,
-                    annual_fee_minor: 12_000,
-                    currency: "GBP".into(),
-                    seats: 3,
-                }],
-                managers: vec![NewManager {
-                    email: "lead@acme.test".into(),
-                    name: "Lead".into(),
-                }],
-            },
+            new_company("Acme")
+                .plan(premium("2026-01-01"))
+                .pool(standard_pool(Policy::Rolling12Months, 3))
+                .manager("lead@acme.test", "Lead")
+                .build(),
         )
         .await
         .expect("create the company");
     let company = created.company;
     let id = company.id.clone();
-    seed_learners(
-        store.as_ref(),
-        &company,
-        &[
-            ("ann@acme.test", "2026-05-01"),
-            ("bob@acme.test", "2026-05-01"),
-            ("cy@acme.test", "2026-06-15"),
-            ("eve@acme.test", "2026-05-01"),
-            ("dee@acme.test", "2026-12-01"),
-        ],
-    )
-    .await;
-    let lead = Caller {
-        user_id: "lead".into(),
-        email: email("lead@acme.test"),
-        role: Role::Manager,
-        company_id: Some(id.clone()),
-        partner_id: None,
-    };
+    // Learners written straight into the store, as tests/contract/expiry.rs seeds them.
+    let learners = [
+        ("ann@acme.test", "2026-05-01"),
+        ("bob@acme.test", "2026-05-01"),
+        ("cy@acme.test", "2026-06-15"),
+        ("eve@acme.test", "2026-05-01"),
+        ("dee@acme.test", "2026-12-01"),
+    ];
+    let learners = learners.map(|(address, ends_on)| (address, date(ends_on)));
+    seed_rolling_learners(store.as_ref(), &company, date("2025-05-01"), learners).await;
+    let lead = caller(Role::Manager, "lead@acme.test", Some(&id), None);
 
     // 1. Request the upload; PUT the file to the presigned URL, as a browser would.
     let ticket = svc
@@ -372,16 +296,7 @@ async fn csv_renewal_through_s3_and_dynamodb() {
 
     // The manager buys the missing seat; the account manager actions it.
     let order = svc
-        .request_order(
-            &lead,
-            id.as_str(),
-            OrderRequest {
-                licence_type: "standard".into(),
-                quantity: 1,
-                kind: OrderKind::Renewal,
-                agree_to_pay: true,
-            },
-        )
+        .request_order(&lead, id.as_str(), order_request(OrderKind::Renewal, 1))
         .await
         .expect("request a seat");
     svc.assign_order(&am, id.as_str(), order.id.as_str(), None)
@@ -452,7 +367,7 @@ async fn csv_renewal_through_s3_and_dynamodb() {
 /// space, `%XX`): a key that is not an import's is named, decoded, and left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_keys_are_url_decoded() {
-    let fixture = harness::dynamodb().await;
+    let fixture = stores::dynamodb().await;
     let s3 = s3().await;
     let service: seatkeeper_edge::Service = Seatkeeper::new(
         fixture.store.clone(),

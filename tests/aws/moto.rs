@@ -1,35 +1,25 @@
-//! The one moto server of this test process, on a free loopback port, and
-//! a reader of its state (`GET /moto-api/data.json`).
+//! moto's server (one per test process, started on first use), SES
+//! identities on it, and a reader of its state (`GET /moto-api/data.json`).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::OnceLock;
 use std::time::Duration;
 
+use seatkeeper_test_support::emulator::MOTO;
 use serde_json::Value;
 
-use crate::emulator::{self, Emulator};
-
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-struct Server {
-    endpoint: String,
-    emulator: Emulator,
-}
-
-static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
 
 /// The endpoint URL (`http://127.0.0.1:PORT`), starting the server on
 /// first use; panics if moto cannot start.
-pub async fn endpoint() -> &'static str {
-    &server().await.endpoint
+pub async fn endpoint() -> String {
+    MOTO.get().await.endpoint()
 }
 
 /// Every model moto holds, by service and class, e.g.
 /// `{"ses": {"Message": [{"id", "source", "subject", "body", "destinations"}]}}`.
 pub async fn data() -> Value {
-    let address = server().await.emulator.address;
+    let address = MOTO.get().await.address;
     tokio::task::spawn_blocking(move || http_get_json(address, "/moto-api/data.json"))
         .await
         .expect("the moto read task panicked")
@@ -52,17 +42,13 @@ pub async fn messages_to(to: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn server() -> &'static Server {
-    // Start-up blocks; and a std OnceLock, unlike a tokio cell, is shared by
-    // the runtimes of tests running in parallel. A failed start is
-    // remembered, so that every test reports it quickly.
-    let server = tokio::task::spawn_blocking(|| SERVER.get_or_init(start))
+/// Creates an SES identity, an address or a domain: moto verifies it at once.
+pub async fn verify_identity(ses: &aws_sdk_sesv2::Client, identity: &str) {
+    ses.create_email_identity()
+        .email_identity(identity)
+        .send()
         .await
-        .expect("the moto start-up task panicked");
-    match server {
-        Ok(server) => server,
-        Err(error) => panic!("moto is not available: {error}"),
-    }
+        .unwrap_or_else(|e| panic!("create the identity {identity}: {e:?}"));
 }
 
 /// A bare HTTP/1.0 GET: moto answers and closes, so the body is the rest.
@@ -91,12 +77,4 @@ fn http_get_json(address: SocketAddr, path: &str) -> Result<Value, String> {
         return Err(format!("unexpected status: {status_line}"));
     }
     serde_json::from_slice(&response[split + 4..]).map_err(|e| format!("not JSON: {e}"))
-}
-
-fn start() -> Result<Server, String> {
-    let emulator = emulator::start("moto", "infra/scripts/moto.sh", STARTUP_TIMEOUT)?;
-    Ok(Server {
-        endpoint: emulator.endpoint(),
-        emulator,
-    })
 }

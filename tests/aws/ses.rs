@@ -7,16 +7,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aws_sdk_sesv2::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_sesv2::config::timeout::TimeoutConfig;
-use aws_sdk_sesv2::config::{
-    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
-};
+use aws_sdk_sesv2::config::retry::RetryConfig;
+use aws_sdk_sesv2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_sesv2::error::BoxError;
 use seatkeeper_adapters::ses::SesMailer;
 use seatkeeper_core::ports::{MailError, Mailer, OutgoingEmail};
+use seatkeeper_test_support::aws::emulator_config;
 use serde_json::{json, Value};
 
 use crate::moto;
@@ -53,17 +51,7 @@ impl Intercept for Wire {
 
 /// An SES v2 client for moto, recording its requests in `wire`.
 async fn client(wire: &Wire) -> aws_sdk_sesv2::Client {
-    let config = aws_sdk_sesv2::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(moto::endpoint().await)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-        // A hung server fails the test instead of hanging it.
-        .timeout_config(
-            TimeoutConfig::builder()
-                .operation_timeout(Duration::from_secs(30))
-                .build(),
-        )
+    let config = aws_sdk_sesv2::config::Builder::from(&emulator_config(moto::endpoint().await))
         .interceptor(wire.clone())
         .build();
     aws_sdk_sesv2::Client::from_conf(config)
@@ -82,12 +70,7 @@ fn unique(prefix: &str) -> String {
 /// A sender moto accepts: an e-mail identity "verified" on creation.
 async fn verified_sender(client: &aws_sdk_sesv2::Client) -> String {
     let sender = format!("{}@seatkeeper.test", unique("no-reply"));
-    client
-        .create_email_identity()
-        .email_identity(&sender)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create the identity {sender}: {e:?}"));
+    moto::verify_identity(client, &sender).await;
     sender
 }
 
@@ -213,12 +196,7 @@ async fn an_unverified_sender_is_rejected() {
 async fn a_domain_identity_verifies_its_addresses() {
     let client = client(&Wire::default()).await;
     let domain = format!("{}.test", unique("vendor"));
-    client
-        .create_email_identity()
-        .email_identity(&domain)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create the identity {domain}: {e:?}"));
+    moto::verify_identity(&client, &domain).await;
     let mailer = SesMailer::new(client, format!("no-reply@{domain}"), None);
     let to = format!("{}@customer.test", unique("lead"));
 
@@ -252,13 +230,10 @@ async fn an_unreachable_endpoint_is_unavailable() {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let config = aws_sdk_sesv2::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-        .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
-        .build();
+    let config =
+        aws_sdk_sesv2::config::Builder::from(&emulator_config(format!("http://127.0.0.1:{port}")))
+            .retry_config(RetryConfig::disabled())
+            .build();
     let mailer = SesMailer::new(
         aws_sdk_sesv2::Client::from_conf(config),
         "no-reply@seatkeeper.test",

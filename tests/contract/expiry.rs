@@ -1,22 +1,22 @@
 //! The daily expiry check over each store adapter: notices on the right
 //! local day, exactly once, a fault mid-run, and the cost as a count.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use seatkeeper_core::dates::parse_date;
-use seatkeeper_core::model::{Licence, LicenceTerm, Member, MemberRole, Policy};
-use seatkeeper_core::ports::{
-    Item, ItemStore, Key, MailError, Mailer, ManualClock, OutgoingEmail, Page, Query, StoreError,
-    Write,
+use seatkeeper_core::model::Policy;
+use seatkeeper_core::ports::{Item, ItemStore, Key, ManualClock, Page, Query, StoreError, Write};
+use seatkeeper_core::service::{NewPlan, Settings};
+use seatkeeper_core::types::CompanyId;
+use seatkeeper_core::{Role, Seatkeeper};
+use seatkeeper_test_support::fixtures::{
+    self, account_manager, at, caller, date, load_company, new_company, premium,
+    seed_rolling_learners, standard_pool,
 };
-use seatkeeper_core::service::{NewCompany, NewManager, NewPlan, NewPool, Settings};
-use seatkeeper_core::types::{CompanyId, Email, LicenceType};
-use seatkeeper_core::{repo, Caller, Role, Seatkeeper};
-
-use crate::harness::Fixture;
+use seatkeeper_test_support::mail::RecordingMailer;
+use seatkeeper_test_support::stores::Fixture;
 
 /// Counts the items every read returns: the cost of a run.
 struct CountingStore {
@@ -49,49 +49,16 @@ impl ItemStore for CountingStore {
     }
 }
 
-/// Records what is sent; fails the sends numbered in `fail` (1-based) with
-/// throttling, as SES does under load.
-#[derive(Default)]
-struct TestMailer {
-    sent: Mutex<Vec<OutgoingEmail>>,
-    attempts: AtomicUsize,
-    fail: Vec<usize>,
-}
-
-#[async_trait]
-impl Mailer for TestMailer {
-    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
-        let attempt = self.attempts.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.fail.contains(&attempt) {
-            return Err(MailError::Throttled);
-        }
-        self.sent
-            .lock()
-            .expect("the mailer lock")
-            .push(email.clone());
-        Ok(())
-    }
-}
-
-impl TestMailer {
-    fn sent(&self) -> Vec<OutgoingEmail> {
-        self.sent.lock().expect("the mailer lock").clone()
-    }
-    fn kinds(&self) -> Vec<String> {
-        self.sent().into_iter().map(|e| e.kind).collect()
-    }
-}
-
-type Service = Seatkeeper<Arc<CountingStore>, Arc<ManualClock>, Arc<TestMailer>>;
+type Service = Seatkeeper<Arc<CountingStore>, Arc<ManualClock>, Arc<RecordingMailer>>;
 
 struct World {
     svc: Arc<Service>,
     clock: Arc<ManualClock>,
     store: Arc<CountingStore>,
-    mailer: Arc<TestMailer>,
+    mailer: Arc<RecordingMailer>,
 }
 
-fn world(f: &Fixture, mailer: TestMailer) -> World {
+fn world(f: &Fixture, mailer: RecordingMailer) -> World {
     let store = Arc::new(CountingStore {
         inner: f.store.clone(),
         items_read: AtomicU64::new(0),
@@ -112,22 +79,6 @@ fn world(f: &Fixture, mailer: TestMailer) -> World {
     }
 }
 
-fn at(rfc3339: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(rfc3339)
-        .expect("a test instant")
-        .with_timezone(&Utc)
-}
-
-fn account_manager() -> Caller {
-    Caller {
-        user_id: "am".into(),
-        email: Email::parse("am@vendor.io").expect("an e-mail"),
-        role: Role::AccountManager,
-        company_id: None,
-        partner_id: None,
-    }
-}
-
 async fn company(
     w: &World,
     timezone: &str,
@@ -135,24 +86,12 @@ async fn company(
     policy: Policy,
     seats: u32,
 ) -> CompanyId {
-    let input = NewCompany {
-        name: format!("Co in {timezone}"),
-        timezone: Some(timezone.into()),
-        account_manager_email: "am@vendor.io".into(),
-        min_seats_at_renewal: None,
-        plan,
-        licence_types: vec![NewPool {
-            licence_type: "standard".into(),
-            policy,
-            annual_fee_minor: 12_000,
-            currency: "GBP".into(),
-            seats,
-        }],
-        managers: vec![NewManager {
-            email: "lead@co.io".into(),
-            name: "Lead".into(),
-        }],
-    };
+    let input = new_company(format!("Co in {timezone}"))
+        .timezone(Some(timezone))
+        .plan(plan)
+        .pool(standard_pool(policy, seats))
+        .manager("lead@co.io", "Lead")
+        .build();
     w.svc
         .create_company(&account_manager(), input)
         .await
@@ -161,44 +100,28 @@ async fn company(
         .id
 }
 
+/// A company in London on 10 rolling seats, its term from `term_start`.
+async fn rolling_company(w: &World, term_start: &str) -> CompanyId {
+    company(
+        w,
+        "Europe/London",
+        premium(term_start),
+        Policy::Rolling12Months,
+        10,
+    )
+    .await
+}
+
 fn trial(ends_on: &str) -> NewPlan {
-    NewPlan::Trial {
-        ends_on: ends_on.into(),
-        seats: 5,
-    }
+    fixtures::trial(ends_on, 5)
 }
 
 /// Writes members with rolling licences ending on the given dates straight
 /// into the store, 100 to a transaction.
 async fn seed_members(w: &World, id: &CompanyId, ends: &[(String, &str)]) {
-    let company =
-        repo::load::<seatkeeper_core::model::Company, _>(w.store.as_ref(), &repo::company_key(id))
-            .await
-            .expect("read")
-            .expect("the company")
-            .value;
-    let writes: Vec<Write> = ends
-        .iter()
-        .map(|(email, ends_on)| {
-            let member = Member {
-                email: Email::parse(email).expect("an e-mail"),
-                name: "Learner".into(),
-                role: MemberRole::Learner,
-                licence: Some(Licence {
-                    licence_type: LicenceType::parse("standard").expect("a type"),
-                    term: LicenceTerm::Rolling {
-                        ends_on: parse_date(ends_on).expect("a date"),
-                    },
-                    allocated_on: parse_date("2025-01-01").expect("a date"),
-                }),
-                added_at: Utc::now(),
-            };
-            repo::insert(&company, &member).expect("a write")
-        })
-        .collect();
-    for chunk in writes.chunks(100) {
-        w.store.transact(chunk.to_vec()).await.expect("seed");
-    }
+    let company = load_company(w.store.as_ref(), id).await;
+    let learners = ends.iter().map(|(email, ends_on)| (email, date(ends_on)));
+    seed_rolling_learners(w.store.as_ref(), &company, date("2025-01-01"), learners).await;
 }
 
 async fn run(w: &World, now: &str) -> seatkeeper_core::expiry::ExpiryReport {
@@ -212,7 +135,7 @@ async fn run(w: &World, now: &str) -> seatkeeper_core::expiry::ExpiryReport {
 /// A trial ending in 3 days: one reminder; on its day, one expiry notice
 /// and access refused with /upgrade. Repeats send nothing more.
 async fn trial_reminder_then_expiry(f: Fixture) {
-    let w = world(&f, TestMailer::default());
+    let w = world(&f, RecordingMailer::default());
     w.clock.set_now(at("2026-11-20T09:00:00Z"));
     let id = company(&w, "Europe/London", trial("2026-11-26"), Policy::CoTerm, 5).await;
     run(&w, "2026-11-22T06:00:00Z").await;
@@ -237,13 +160,7 @@ async fn trial_reminder_then_expiry(f: Fixture) {
     assert_eq!(w.mailer.kinds().len(), 1, "one reminder, however many runs");
     run(&w, "2026-11-26T06:00:00Z").await;
     assert_eq!(w.mailer.kinds(), vec!["expiry_reminder", "expiry_expiry"]);
-    let lead = Caller {
-        user_id: "lead".into(),
-        email: Email::parse("lead@co.io").expect("an e-mail"),
-        role: Role::Manager,
-        company_id: Some(id),
-        partner_id: None,
-    };
+    let lead = caller(Role::Manager, "lead@co.io", Some(&id), None);
     let access = w.svc.access(&lead).await.expect("access");
     assert_eq!(
         (access.allowed, access.redirect_to.as_deref()),
@@ -261,19 +178,9 @@ async fn trial_reminder_then_expiry(f: Fixture) {
 /// Licences ending on two dates: each date's digests on the right days,
 /// listing the right users; a run that missed days still sends what is due.
 async fn member_digests_by_date(f: Fixture) {
-    let w = world(&f, TestMailer::default());
+    let w = world(&f, RecordingMailer::default());
     w.clock.set_now(at("2026-11-01T09:00:00Z"));
-    let id = company(
-        &w,
-        "Europe/London",
-        NewPlan::Premium {
-            term_start: "2026-06-01".into(),
-            term_months: None,
-        },
-        Policy::Rolling12Months,
-        10,
-    )
-    .await;
+    let id = rolling_company(&w, "2026-06-01").await;
     seed_members(
         &w,
         &id,
@@ -322,7 +229,7 @@ async fn member_digests_by_date(f: Fixture) {
 /// One instant, two local days: Auckland's trial has ended, Los Angeles's
 /// is one day off.
 async fn each_company_by_its_own_day(f: Fixture) {
-    let w = world(&f, TestMailer::default());
+    let w = world(&f, RecordingMailer::default());
     w.clock.set_now(at("2026-11-01T00:00:00Z"));
     let auckland = company(
         &w,
@@ -371,7 +278,7 @@ async fn each_company_by_its_own_day(f: Fixture) {
 
 /// The same event three times, and two runs at once: each notice once.
 async fn repeated_and_concurrent_runs_send_once(f: Fixture) {
-    let w = world(&f, TestMailer::default());
+    let w = world(&f, RecordingMailer::default());
     w.clock.set_now(at("2026-11-01T09:00:00Z"));
     for i in 0..4 {
         let id = company(&w, "Europe/London", trial("2026-11-20"), Policy::CoTerm, 5).await;
@@ -395,13 +302,7 @@ async fn repeated_and_concurrent_runs_send_once(f: Fixture) {
 
 /// SES throttles part of a run: the next run sends the rest, none twice.
 async fn a_throttled_send_is_retried_next_run(f: Fixture) {
-    let w = world(
-        &f,
-        TestMailer {
-            fail: vec![2, 3],
-            ..TestMailer::default()
-        },
-    );
+    let w = world(&f, RecordingMailer::failing(vec![2, 3]));
     w.clock.set_now(at("2026-11-01T09:00:00Z"));
     for _ in 0..4 {
         company(&w, "Europe/London", trial("2026-11-20"), Policy::CoTerm, 5).await;
@@ -421,19 +322,9 @@ async fn a_throttled_send_is_retried_next_run(f: Fixture) {
 
 /// 20 000 members, 200 due: the run reads at most 1.1 × the items due.
 async fn reads_grow_with_what_is_due(f: Fixture) {
-    let w = world(&f, TestMailer::default());
+    let w = world(&f, RecordingMailer::default());
     w.clock.set_now(at("2026-01-01T09:00:00Z"));
-    let id = company(
-        &w,
-        "Europe/London",
-        NewPlan::Premium {
-            term_start: "2026-01-01".into(),
-            term_months: None,
-        },
-        Policy::Rolling12Months,
-        10,
-    )
-    .await;
+    let id = rolling_company(&w, "2026-01-01").await;
     // 19 800 licences end on other days of the year, 200 today.
     let mut ends: Vec<(String, String)> = (0..19_800)
         .map(|i| {

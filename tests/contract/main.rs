@@ -9,7 +9,7 @@ macro_rules! on_both_stores {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    super::$name(crate::harness::sqlite().await).await
+                    super::$name(seatkeeper_test_support::stores::sqlite().await).await
                 }
             )*
         }
@@ -17,16 +17,14 @@ macro_rules! on_both_stores {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    super::$name(crate::harness::dynamodb().await).await
+                    super::$name(seatkeeper_test_support::stores::dynamodb().await).await
                 }
             )*
         }
     };
 }
 
-#[path = "../support/emulator.rs"]
-mod emulator;
 mod expiry;
-mod harness;
 mod services;
 mod store;
+mod stored_layout;

@@ -1,48 +1,21 @@
 //! The use cases, end to end over each store adapter.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use chrono::NaiveDate;
-use seatkeeper_core::dates::parse_date;
 use seatkeeper_core::model::{LicenceStatus, MemberRole, OrderKind, OrderState, Policy};
-use seatkeeper_core::ports::{ItemStore, MailError, Mailer, ManualClock, OutgoingEmail, Query};
+use seatkeeper_core::ports::{ItemStore, ManualClock, Query};
 use seatkeeper_core::service::{
-    Allocation, CompanyView, NewCompany, NewManager, NewMember, NewPlan, NewPool, OrderRequest,
-    Settings,
+    Allocation, CompanyView, NewCompany, NewMember, NewPlan, NewPool, OrderRequest, Settings,
 };
-use seatkeeper_core::types::{CompanyId, Email, PartnerId};
+use seatkeeper_core::types::CompanyId;
 use seatkeeper_core::{repo, Caller, Role, Seatkeeper, ServiceError};
-
-use crate::harness::Fixture;
+use seatkeeper_test_support::fixtures::{
+    account_manager, caller, date as d, new_company, order_request, premium, standard_pool, trial,
+};
+use seatkeeper_test_support::mail::RecordingMailer;
+use seatkeeper_test_support::stores::Fixture;
 
 type Service = Seatkeeper<Arc<dyn ItemStore>, Arc<ManualClock>, Arc<RecordingMailer>>;
-
-/// Keeps what was sent, to assert on.
-#[derive(Default)]
-struct RecordingMailer {
-    sent: Mutex<Vec<OutgoingEmail>>,
-}
-
-impl RecordingMailer {
-    fn sent(&self) -> Vec<OutgoingEmail> {
-        self.sent.lock().expect("the mailer lock").clone()
-    }
-}
-
-#[async_trait::async_trait]
-impl Mailer for RecordingMailer {
-    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
-        self.sent
-            .lock()
-            .expect("the mailer lock")
-            .push(email.clone());
-        Ok(())
-    }
-}
-
-fn d(s: &str) -> NaiveDate {
-    parse_date(s).expect("a test date")
-}
 
 fn service(f: &Fixture, today: &str) -> (Service, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::at(d(today)));
@@ -55,60 +28,22 @@ fn service(f: &Fixture, today: &str) -> (Service, Arc<ManualClock>) {
     (svc, clock)
 }
 
-fn caller(role: Role, email: &str, company: Option<&CompanyId>, partner: Option<&str>) -> Caller {
-    Caller {
-        user_id: format!("sub-{email}"),
-        email: Email::parse(email).expect("a test e-mail"),
-        role,
-        company_id: company.cloned(),
-        partner_id: partner.map(|p| PartnerId::parse(p).expect("a test partner id")),
-    }
-}
-
-fn account_manager() -> Caller {
-    caller(Role::AccountManager, "am@vendor.io", None, None)
-}
-
 fn manager_of(company: &CompanyId) -> Caller {
     caller(Role::Manager, "lead@acme.io", Some(company), None)
 }
 
-fn pool(policy: Policy, seats: u32) -> NewPool {
-    NewPool {
-        licence_type: "standard".into(),
-        policy,
-        annual_fee_minor: 12_000,
-        currency: "GBP".into(),
-        seats,
-    }
-}
-
-fn new_company(plan: NewPlan, pools: Vec<NewPool>) -> NewCompany {
-    NewCompany {
-        name: "Acme Ltd".into(),
-        timezone: Some("Europe/London".into()),
-        account_manager_email: "am@vendor.io".into(),
-        min_seats_at_renewal: None,
-        plan,
-        licence_types: pools,
-        managers: vec![NewManager {
-            email: "Lead@Acme.io".into(),
-            name: "Lee Lead".into(),
-        }],
-    }
-}
-
-fn premium_2026() -> NewPlan {
-    NewPlan::Premium {
-        term_start: "2026-04-01".into(),
-        term_months: None,
-    }
+fn acme_ltd(plan: NewPlan, pools: Vec<NewPool>) -> NewCompany {
+    new_company("Acme Ltd")
+        .plan(plan)
+        .pools(pools)
+        .manager("Lead@Acme.io", "Lee Lead")
+        .build()
 }
 
 async fn premium_company(svc: &Service, policy: Policy, seats: u32) -> CompanyView {
     svc.create_company(
         &account_manager(),
-        new_company(premium_2026(), vec![pool(policy, seats)]),
+        acme_ltd(premium("2026-04-01"), vec![standard_pool(policy, seats)]),
     )
     .await
     .expect("create a premium company")
@@ -136,12 +71,7 @@ async fn add_learners(svc: &Service, company: &CompanyId, n: usize, licensed: bo
 }
 
 fn upgrade(quantity: u32) -> OrderRequest {
-    OrderRequest {
-        licence_type: "standard".into(),
-        quantity,
-        kind: OrderKind::Upgrade,
-        agree_to_pay: true,
-    }
+    order_request(OrderKind::Upgrade, quantity)
 }
 
 /// DESIGN.md's example through the services: quote and invoice agree.
@@ -355,12 +285,7 @@ async fn renewal_rules(f: Fixture) {
     let company = premium_company(&svc, Policy::CoTerm, 20).await;
     let id = company.company.id.as_str();
     let lead = manager_of(&company.company.id);
-    let renew = |quantity| OrderRequest {
-        licence_type: "standard".into(),
-        quantity,
-        kind: OrderKind::Renewal,
-        agree_to_pay: true,
-    };
+    let renew = |quantity| order_request(OrderKind::Renewal, quantity);
     let below = svc.request_order(&lead, id, renew(15)).await.unwrap_err();
     assert_eq!(
         below,
@@ -403,12 +328,14 @@ async fn renewal_rules(f: Fixture) {
 async fn trial_conversion_then_allocate_all_expired(f: Fixture) {
     let (svc, clock) = service(&f, "2026-11-01");
     let partner = caller(Role::PartnerAdmin, "admin@msp.io", None, Some("msp1"));
-    let trial = NewPlan::Trial {
-        ends_on: "2026-11-15".into(),
-        seats: 5,
-    };
     let company = svc
-        .create_company(&partner, new_company(trial, vec![pool(Policy::CoTerm, 5)]))
+        .create_company(
+            &partner,
+            acme_ltd(
+                trial("2026-11-15", 5),
+                vec![standard_pool(Policy::CoTerm, 5)],
+            ),
+        )
         .await
         .expect("create");
     assert_eq!(
@@ -432,12 +359,7 @@ async fn trial_conversion_then_allocate_all_expired(f: Fixture) {
         .request_order(
             &lead,
             id.as_str(),
-            OrderRequest {
-                licence_type: "standard".into(),
-                quantity: 4,
-                kind: OrderKind::TrialConversion,
-                agree_to_pay: true,
-            },
+            order_request(OrderKind::TrialConversion, 4),
         )
         .await
         .expect("request licences");
@@ -577,14 +499,11 @@ async fn tenancy_and_roles(f: Fixture) {
 async fn members_and_validation(f: Fixture) {
     let (svc, clock) = service(&f, "2026-11-22");
     // A term that outlasts the rolling licences given today.
-    let plan = NewPlan::Premium {
-        term_start: "2027-01-01".into(),
-        term_months: None,
-    };
+    let plan = premium("2027-01-01");
     let company = svc
         .create_company(
             &account_manager(),
-            new_company(plan, vec![pool(Policy::Rolling12Months, 3)]),
+            acme_ltd(plan, vec![standard_pool(Policy::Rolling12Months, 3)]),
         )
         .await
         .expect("create");

@@ -13,7 +13,7 @@ use seatkeeper_core::ports::{
     MAX_BATCH_GET_KEYS, MAX_TRANSACTION_ITEMS,
 };
 
-use crate::harness::Fixture;
+use seatkeeper_test_support::stores::Fixture;
 
 /// A partition key no other test (or earlier run) uses.
 fn unique(name: &str) -> String {

@@ -186,7 +186,7 @@ mod tests {
     use std::sync::mpsc;
 
     use aws_sdk_s3::config::retry::RetryConfig;
-    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    use seatkeeper_test_support::aws::emulator_config;
 
     use super::*;
 
@@ -277,11 +277,7 @@ mod tests {
 
     fn client(endpoint: &str) -> Client {
         Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .endpoint_url(endpoint)
-                .region(Region::new("eu-west-2"))
-                .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            aws_sdk_s3::config::Builder::from(&emulator_config(endpoint))
                 .force_path_style(true)
                 .retry_config(RetryConfig::disabled())
                 .build(),

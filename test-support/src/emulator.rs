@@ -1,13 +1,24 @@
-//! An emulator server on a free loopback port, run by one of the scripts in
-//! infra/scripts/ (`SCRIPT install`, then `SCRIPT start PORT --watch PID`).
-//! Shared by the test binaries with `#[path = "../support/emulator.rs"]`.
+//! Emulator servers on free loopback ports, one of each per test process,
+//! run by the scripts in infra/scripts/ (`SCRIPT install`, then
+//! `SCRIPT start PORT --watch PID`).
 
 use std::fs::File;
 use std::io::{Read, Seek};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// DynamoDB Local, for the contract suite and the AWS tests.
+pub static DYNAMODB_LOCAL: Shared = Shared::new(
+    "DynamoDB Local",
+    "infra/scripts/dynamodb-local.sh",
+    Duration::from_secs(90),
+);
+
+/// moto's server: SES v2 and S3, for the AWS tests.
+pub static MOTO: Shared = Shared::new("moto", "infra/scripts/moto.sh", Duration::from_secs(60));
 
 /// A running emulator.
 pub struct Emulator {
@@ -24,11 +35,50 @@ impl Emulator {
     }
 }
 
+/// One emulator shared by every test of the process, started on first use.
+pub struct Shared {
+    name: &'static str,
+    script: &'static str,
+    startup_timeout: Duration,
+    server: OnceLock<Result<Emulator, String>>,
+}
+
+impl Shared {
+    const fn new(name: &'static str, script: &'static str, startup_timeout: Duration) -> Self {
+        Self {
+            name,
+            script,
+            startup_timeout,
+            server: OnceLock::new(),
+        }
+    }
+
+    /// The emulator, starting it on the first call; panics if it cannot
+    /// start. A failed start is remembered, so every test reports it quickly.
+    pub async fn get(&'static self) -> &'static Emulator {
+        // Start-up blocks; and a std OnceLock, unlike a tokio cell, is shared
+        // by the runtimes of tests running in parallel.
+        let server = tokio::task::spawn_blocking(move || {
+            self.server
+                .get_or_init(|| start(self.name, self.script, self.startup_timeout))
+        })
+        .await
+        .unwrap_or_else(|e| panic!("the {} start-up task panicked: {e}", self.name));
+        match server {
+            Ok(server) => server,
+            Err(error) => panic!("{} is not available: {error}", self.name),
+        }
+    }
+}
+
 /// Installs and starts the emulator of `script` (a path under
 /// infra/scripts/), and waits until it listens; on failure, the error
 /// names it `name` and carries the script's output.
-pub fn start(name: &str, script: &str, startup_timeout: Duration) -> Result<Emulator, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+fn start(name: &str, script: &str, startup_timeout: Duration) -> Result<Emulator, String> {
+    // This crate sits one level below the workspace's root.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(script);
     // Install first, outside the start-up timeout: the first run downloads.
     let install = Command::new("bash")
         .arg(&script)

@@ -136,12 +136,7 @@ impl CompanyBuilder {
 
 /// An order for `quantity` "standard" seats, agreeing to pay.
 pub fn order_request(kind: OrderKind, quantity: u32) -> OrderRequest {
-    OrderRequest {
-        licence_type: "standard".into(),
-        quantity,
-        kind,
-        agree_to_pay: true,
-    }
+    OrderRequest::one(kind, "standard", quantity)
 }
 
 /// The company as stored.

@@ -48,7 +48,20 @@ const MATRIX: &[(RouteName, [(u16, u16); 4])] = &[
     // Nothing was uploaded: a caller who may confirm gets that far (409).
     (RouteName::ConfirmImport,        [(403, 403), (409, 404), (409, 409), (409, 404)]),
     (RouteName::Access,               [(200, 200), (200, 200), (200, 200), (200, 200)]),
+    (RouteName::QuoteOrder,           [(403, 403), (200, 404), (200, 200), (200, 404)]),
+    (RouteName::ReleaseLicence,       [(403, 403), (200, 404), (200, 200), (200, 404)]),
+    // Co-term seats are released, not transferred: allowed callers get that far (409).
+    (RouteName::TransferLicence,      [(403, 403), (409, 404), (409, 409), (409, 404)]),
+    (RouteName::RemoveMember,         [(403, 403), (204, 404), (204, 204), (204, 404)]),
 ];
+
+/// The conflict an allowed caller meets on a route whose case answers 409.
+fn conflict_code(route: RouteName) -> &'static str {
+    match route {
+        RouteName::TransferLicence => "wrong_licence_policy",
+        _ => "import_not_previewed",
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tenancy {
@@ -77,6 +90,9 @@ struct Tenant {
     fresh_orders: Vec<String>,
     /// Unlicensed members, one per allocation case.
     fresh_members: Vec<String>,
+    /// Learners holding a co-term seat, one per release, transfer or
+    /// removal case.
+    fresh_holders: Vec<String>,
     /// Every order id, to search answers for.
     all_orders: Vec<String>,
     /// An import awaiting its upload.
@@ -179,6 +195,17 @@ impl World {
             );
             fresh_members.push(email);
         }
+        let mut fresh_holders = Vec::new();
+        for n in 0..3 * ROLES.len() {
+            let email = format!("holder{n}@{domain}");
+            let holder = json!({"email": email, "name": "Holder", "role": "learner", "licence_type": "standard"});
+            expect_status(
+                &app.post(&members, &lead, holder).await,
+                StatusCode::CREATED,
+                "add a licensed member",
+            );
+            fresh_holders.push(email);
+        }
         let mut all_orders = Vec::new();
         // One to read, and one per role for each of assign and cancel, all
         // requested by the manager so that the manager may cancel them.
@@ -211,6 +238,7 @@ impl World {
             order: all_orders[0].clone(),
             fresh_orders: all_orders[1..].to_vec(),
             fresh_members,
+            fresh_holders,
             all_orders,
         }
     }
@@ -302,6 +330,28 @@ impl World {
                 Some(json!({"licence_type": "standard"})),
             ),
             RouteName::Access => ("/v1/access".to_string(), None),
+            RouteName::QuoteOrder => (
+                format!("/v1/companies/{c}/quotes"),
+                Some(json!({"licence_type": "standard", "quantity": 2})),
+            ),
+            RouteName::ReleaseLicence => {
+                let email = tenant.fresh_holders.pop().expect("a fresh holder");
+                (
+                    format!("/v1/companies/{c}/members/{email}/licence?effective=now"),
+                    None,
+                )
+            }
+            RouteName::TransferLicence => {
+                let email = tenant.fresh_holders.pop().expect("a fresh holder");
+                (
+                    format!("/v1/companies/{c}/members/{email}/licence/transfer"),
+                    Some(json!({"to_email": format!("learner@{domain}")})),
+                )
+            }
+            RouteName::RemoveMember => {
+                let email = tenant.fresh_holders.pop().expect("a fresh holder");
+                (format!("/v1/companies/{c}/members/{email}"), None)
+            }
         };
         let method = Method::from_bytes(spec.method.as_bytes()).expect("a method");
         (method, path, body)
@@ -328,12 +378,15 @@ fn content_type(answer: &Answer) -> &str {
 }
 
 /// What is wrong with `answer`, if anything, given the status expected.
-fn check_answer(answer: &Answer, expected: u16) -> Option<String> {
+fn check_answer(answer: &Answer, expected: u16, conflict: &str) -> Option<String> {
     if answer.status.as_u16() != expected {
         return Some(format!(
             "expected {expected}, got {} {}",
             answer.status, answer.body
         ));
+    }
+    if answer.status == StatusCode::NO_CONTENT {
+        return (!answer.body.is_null()).then(|| format!("a 204 with a body: {}", answer.body));
     }
     if answer.status.is_success() {
         return (content_type(answer) != "application/json")
@@ -342,7 +395,7 @@ fn check_answer(answer: &Answer, expected: u16) -> Option<String> {
     let code = match expected {
         403 => "forbidden",
         404 => "not_found",
-        409 => "import_not_previewed",
+        409 => conflict,
         other => return Some(format!("no problem code known for {other}")),
     };
     if content_type(answer) != "application/problem+json" {
@@ -423,7 +476,7 @@ async fn every_route_by_every_role_on_own_and_foreign_tenants() {
                     .app
                     .send(method, &path, Some(&token), body.as_ref(), None)
                     .await;
-                if let Some(problem) = check_answer(&answer, status) {
+                if let Some(problem) = check_answer(&answer, status, conflict_code(spec.route)) {
                     failures.push(format!("{case}: {problem}"));
                 }
                 if *role != "account_manager" {
@@ -491,7 +544,7 @@ async fn a_foreign_order_under_an_own_company_is_not_found() {
             } else {
                 404
             };
-            if let Some(problem) = check_answer(&answer, expected) {
+            if let Some(problem) = check_answer(&answer, expected, "") {
                 failures.push(format!("{method} {path} as {role}: {problem}"));
             }
         }
@@ -538,7 +591,7 @@ async fn claims_without_a_tenant_reach_no_company() {
         let answer = app
             .send(method.clone(), &path, Some(token), body.as_ref(), None)
             .await;
-        if let Some(problem) = check_answer(&answer, expected) {
+        if let Some(problem) = check_answer(&answer, expected, "") {
             failures.push(format!(
                 "{method} {path} as {role} without a tenant: {problem}"
             ));

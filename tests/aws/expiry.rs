@@ -43,7 +43,7 @@ async fn trial_notices_go_out_once_through_ses() {
         .plan(trial("2026-11-26", 3))
         .pool(NewPool {
             annual_fee_minor: 100,
-            ..standard_pool(Policy::CoTerm, 3)
+            ..standard_pool(Policy::CoTerm, 0)
         })
         .manager(lead.clone(), "Lead")
         .build();
@@ -70,8 +70,8 @@ async fn trial_notices_go_out_once_through_ses() {
     assert_eq!(
         subjects_to(&lead).await,
         vec![
-            "Acme: licences end on 2026-11-26".to_string(),
-            "Acme: licences ended on 2026-11-26".to_string()
+            "Acme: licences end on 26 November 2026".to_string(),
+            "Acme: licences ended on 26 November 2026".to_string()
         ]
     );
 }

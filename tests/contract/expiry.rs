@@ -137,7 +137,7 @@ async fn run(w: &World, now: &str) -> seatkeeper_core::expiry::ExpiryReport {
 async fn trial_reminder_then_expiry(f: Fixture) {
     let w = world(&f, RecordingMailer::default());
     w.clock.set_now(at("2026-11-20T09:00:00Z"));
-    let id = company(&w, "Europe/London", trial("2026-11-26"), Policy::CoTerm, 5).await;
+    let id = company(&w, "Europe/London", trial("2026-11-26"), Policy::CoTerm, 0).await;
     run(&w, "2026-11-22T06:00:00Z").await;
     assert!(w.mailer.sent().is_empty(), "4 days before: nothing");
     run(&w, "2026-11-23T06:00:00Z").await;
@@ -151,7 +151,7 @@ async fn trial_reminder_then_expiry(f: Fixture) {
         )
     );
     assert!(
-        reminder.text.contains("ends on 2026-11-26"),
+        reminder.text.contains("ends on 26 November 2026"),
         "{}",
         reminder.text
     );
@@ -197,7 +197,9 @@ async fn member_digests_by_date(f: Fixture) {
     let sent = w.mailer.sent();
     assert_eq!(sent.len(), 1);
     assert!(
-        sent[0].text.contains("2 user licence(s) end on 2026-11-10")
+        sent[0]
+            .text
+            .contains("2 user licence(s) end on 10 November 2026")
             && sent[0].text.contains("a@co.io")
             && !sent[0].text.contains("c@co.io"),
         "{}",
@@ -215,11 +217,11 @@ async fn member_digests_by_date(f: Fixture) {
     assert_eq!(kinds.len(), 3, "{kinds:?}");
     assert!(kinds.contains(&(
         "expiry_reminder".into(),
-        "Co in Europe/London: licences end on 2026-11-12".into()
+        "Co in Europe/London: licences end on 12 November 2026".into()
     )));
     assert!(kinds.contains(&(
         "expiry_expiry".into(),
-        "Co in Europe/London: licences ended on 2026-11-10".into()
+        "Co in Europe/London: licences ended on 10 November 2026".into()
     )));
     run(&w, "2026-11-12T06:00:00Z").await;
     assert_eq!(w.mailer.sent().len(), 4);
@@ -236,7 +238,7 @@ async fn each_company_by_its_own_day(f: Fixture) {
         "Pacific/Auckland",
         trial("2026-11-23"),
         Policy::CoTerm,
-        5,
+        0,
     )
     .await;
     let la = company(
@@ -244,7 +246,7 @@ async fn each_company_by_its_own_day(f: Fixture) {
         "America/Los_Angeles",
         trial("2026-11-23"),
         Policy::CoTerm,
-        5,
+        0,
     )
     .await;
     for day in 18..=21 {
@@ -281,7 +283,7 @@ async fn repeated_and_concurrent_runs_send_once(f: Fixture) {
     let w = world(&f, RecordingMailer::default());
     w.clock.set_now(at("2026-11-01T09:00:00Z"));
     for i in 0..4 {
-        let id = company(&w, "Europe/London", trial("2026-11-20"), Policy::CoTerm, 5).await;
+        let id = company(&w, "Europe/London", trial("2026-11-20"), Policy::CoTerm, 0).await;
         seed_members(&w, &id, &[(format!("m{i}@co.io"), "2026-11-20")]).await;
     }
     w.clock.set_now(at("2026-11-20T06:00:00Z"));
@@ -305,7 +307,7 @@ async fn a_throttled_send_is_retried_next_run(f: Fixture) {
     let w = world(&f, RecordingMailer::failing(vec![2, 3]));
     w.clock.set_now(at("2026-11-01T09:00:00Z"));
     for _ in 0..4 {
-        company(&w, "Europe/London", trial("2026-11-20"), Policy::CoTerm, 5).await;
+        company(&w, "Europe/London", trial("2026-11-20"), Policy::CoTerm, 0).await;
     }
     let first = run(&w, "2026-11-20T06:00:00Z").await;
     assert_eq!((first.sent, first.failed), (2, 2));
@@ -342,7 +344,7 @@ async fn reads_grow_with_what_is_due(f: Fixture) {
     assert_eq!(w.mailer.sent().len(), 1, "one expiry digest");
     assert!(w.mailer.sent()[0]
         .text
-        .contains("200 user licence(s) ended today"));
+        .contains("200 user licence(s) ended on 10 February 2026"));
     assert_eq!(report.entries_read, 200);
     assert!(read as f64 <= 1.1 * 200.0, "read {read} items for 200 due");
 }

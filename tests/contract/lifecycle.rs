@@ -1,18 +1,15 @@
 //! Licences past the first year, on each store: terms that belong to co-term
 //! seats, scheduled renewals, rolling licences by their own dates, releases.
 
-use std::sync::Arc;
-
 use seatkeeper_core::model::{CompanyStatus, LicenceStatus, MemberRole, OrderKind, Policy};
 use seatkeeper_core::ports::ManualClock;
-use seatkeeper_core::service::{
-    Allocation, NewCompany, NewManager, NewMember, NewPlan, NewPool, OrderRequest, ReleaseWhen,
-};
+use seatkeeper_core::service::{Allocation, NewMember, NewPool, OrderRequest, ReleaseWhen};
 use seatkeeper_core::types::CompanyId;
-use seatkeeper_core::ServiceError;
+use seatkeeper_core::{Role, ServiceError};
+use seatkeeper_test_support::fixtures::{account_manager, caller, date as d, new_company, premium};
+use seatkeeper_test_support::stores::Fixture;
 
-use crate::harness::Fixture;
-use crate::services::{account_manager, d, manager_of, service, Service};
+use crate::services::{manager_of, service, Service};
 
 fn licence_type(name: &str, policy: Policy, fee: i64, seats: u32) -> NewPool {
     NewPool {
@@ -30,24 +27,14 @@ async fn two_policy_company(svc: &Service) -> CompanyId {
     let company = svc
         .create_company(
             &account_manager(),
-            NewCompany {
-                name: "Acme Ltd".into(),
-                timezone: Some("Europe/London".into()),
-                account_manager_email: "am@vendor.io".into(),
-                min_seats_at_renewal: None,
-                plan: NewPlan::Premium {
-                    term_start: "2026-04-01".into(),
-                    term_months: None,
-                },
-                licence_types: vec![
+            new_company("Acme Ltd")
+                .plan(premium("2026-04-01"))
+                .pools(vec![
                     licence_type("standard", Policy::CoTerm, 12_000, 20),
                     licence_type("pro", Policy::Rolling12Months, 24_000, 5),
-                ],
-                managers: vec![NewManager {
-                    email: "lead@acme.io".into(),
-                    name: "Lee Lead".into(),
-                }],
-            },
+                ])
+                .manager("lead@acme.io", "Lee Lead")
+                .build(),
         )
         .await
         .expect("create");
@@ -102,12 +89,22 @@ async fn buy(svc: &Service, company: &CompanyId, order: OrderRequest) -> i64 {
         .await
         .expect("request");
     let assigned = svc
-        .assign_order(&account_manager(), company.as_str(), order.id.as_str(), None)
+        .assign_order(
+            &account_manager(),
+            company.as_str(),
+            order.id.as_str(),
+            None,
+        )
         .await
         .expect("assign");
     assert_eq!(
         assigned.invoice.total_minor,
-        assigned.invoice.lines.iter().map(|l| l.amount_minor).sum::<i64>(),
+        assigned
+            .invoice
+            .lines
+            .iter()
+            .map(|l| l.amount_minor)
+            .sum::<i64>(),
         "the money billed is the sum of the invoice lines"
     );
     assigned.invoice.total_minor
@@ -132,7 +129,14 @@ async fn two_year_story(f: Fixture) {
     // 2026-11-22: 10 more standard seats, 130 of 365 days left:
     // 10 × 12 000 × 130 / 365 = 42 739.7 → 42 740.
     at(&clock, "2026-11-22");
-    billed.push(buy(&svc, &acme, OrderRequest::one(OrderKind::Upgrade, "standard", 10)).await);
+    billed.push(
+        buy(
+            &svc,
+            &acme,
+            OrderRequest::one(OrderKind::Upgrade, "standard", 10),
+        )
+        .await,
+    );
     assert_eq!(billed[0], 42_740);
     assert_eq!(seats(&svc, &acme, "standard").await, (30, 7));
 
@@ -182,18 +186,27 @@ async fn two_year_story(f: Fixture) {
     assert_eq!(seats(&svc, &acme, "standard").await, (30, 7));
     let view = svc.get_company(&lead, id).await.expect("read");
     let next = view.company.next_term.as_ref().expect("a scheduled term");
-    assert_eq!((next.starts_on, next.renews_on), (d("2027-04-01"), d("2028-04-01")));
+    assert_eq!(
+        (next.starts_on, next.renews_on),
+        (d("2027-04-01"), d("2028-04-01"))
+    );
     // One renewal per term, however it is asked for.
     let refused = svc
         .assign_order(&account_manager(), id, second.id.as_str(), None)
         .await
         .unwrap_err();
-    assert!(matches!(refused, ServiceError::AlreadyRenewed { .. }), "{refused:?}");
+    assert!(
+        matches!(refused, ServiceError::AlreadyRenewed { .. }),
+        "{refused:?}"
+    );
     let refused = svc
         .request_order(&lead, id, OrderRequest::renewal(&[("standard", 16)]))
         .await
         .unwrap_err();
-    assert!(matches!(refused, ServiceError::AlreadyRenewed { .. }), "{refused:?}");
+    assert!(
+        matches!(refused, ServiceError::AlreadyRenewed { .. }),
+        "{refused:?}"
+    );
     let mail = svc.mailer().sent();
     let renewed = mail
         .iter()
@@ -201,14 +214,19 @@ async fn two_year_story(f: Fixture) {
         .find(|m| m.kind == "order_assigned")
         .expect("the renewal e-mail");
     assert!(
-        renewed.text.contains("downgraded from 30 to 16 seats from 1 April 2027"),
+        renewed
+            .text
+            .contains("downgraded from 30 to 16 seats from 1 April 2027"),
         "{}",
         renewed.text
     );
 
     // 2027-03-31: the last day of the term; the leavers still hold seats.
     at(&clock, "2027-03-31");
-    assert_eq!(status_of(&svc, &acme, "l0@acme.io").await, LicenceStatus::Active);
+    assert_eq!(
+        status_of(&svc, &acme, "l0@acme.io").await,
+        LicenceStatus::Active
+    );
 
     // 2027-04-01: the next term starts, with nothing written on the day.
     at(&clock, "2027-04-01");
@@ -217,18 +235,33 @@ async fn two_year_story(f: Fixture) {
     assert_eq!(view.company.plan.ends_on(), Some(d("2028-04-01")));
     assert_eq!(view.company.next_term, None);
     assert_eq!(seats(&svc, &acme, "standard").await, (16, 5));
-    assert_eq!(status_of(&svc, &acme, "l0@acme.io").await, LicenceStatus::Expired);
-    assert_eq!(status_of(&svc, &acme, "l2@acme.io").await, LicenceStatus::Active);
+    assert_eq!(
+        status_of(&svc, &acme, "l0@acme.io").await,
+        LicenceStatus::Expired
+    );
+    assert_eq!(
+        status_of(&svc, &acme, "l2@acme.io").await,
+        LicenceStatus::Active
+    );
     // Rolling licences live by their own dates, past the old renewal date.
     at(&clock, "2027-04-02");
-    assert_eq!(status_of(&svc, &acme, "rosa@acme.io").await, LicenceStatus::Active);
+    assert_eq!(
+        status_of(&svc, &acme, "rosa@acme.io").await,
+        LicenceStatus::Active
+    );
 
     // 2028-02-27: 72 hours before Rosa's licence ends, the reminder; the
     // lead renews it early, from its own end: to 2029-03-01, no day lost.
     at(&clock, "2028-02-27");
-    svc.run_expiry_check(d("2028-02-27").and_hms_opt(6, 0, 0).expect("a time").and_utc(), None)
-        .await
-        .expect("the daily check");
+    svc.run_expiry_check(
+        d("2028-02-27")
+            .and_hms_opt(6, 0, 0)
+            .expect("a time")
+            .and_utc(),
+        None,
+    )
+    .await
+    .expect("the daily check");
     let reminder = svc
         .mailer()
         .sent()
@@ -237,12 +270,20 @@ async fn two_year_story(f: Fixture) {
         .expect("a reminder naming Rosa");
     assert!(reminder.text.contains("1 March 2028"), "{}", reminder.text);
     let renewed = svc
-        .allocate(&lead, id, "pro", Allocation::Emails(vec!["rosa@acme.io".into()]))
+        .allocate(
+            &lead,
+            id,
+            "pro",
+            Allocation::Emails(vec!["rosa@acme.io".into()]),
+        )
         .await
         .expect("renew early");
     assert_eq!(renewed.pool.allocated, 2, "an early renewal uses a seat");
     at(&clock, "2028-03-01");
-    assert_eq!(status_of(&svc, &acme, "rosa@acme.io").await, LicenceStatus::Active);
+    assert_eq!(
+        status_of(&svc, &acme, "rosa@acme.io").await,
+        LicenceStatus::Active
+    );
 
     // 2028-03-20: year two's renewal, for the term from 2028-04-01.
     at(&clock, "2028-03-20");
@@ -269,21 +310,16 @@ async fn rolling_only_company_has_no_term(f: Fixture) {
     let company = svc
         .create_company(
             &account_manager(),
-            NewCompany {
-                name: "Rolling Ltd".into(),
-                timezone: None,
-                account_manager_email: "am@vendor.io".into(),
-                min_seats_at_renewal: None,
-                plan: NewPlan::Premium {
-                    term_start: "2026-04-01".into(),
-                    term_months: None,
-                },
-                licence_types: vec![licence_type("pro", Policy::Rolling12Months, 24_000, 3)],
-                managers: vec![NewManager {
-                    email: "lead@acme.io".into(),
-                    name: "Lee".into(),
-                }],
-            },
+            new_company("Rolling Ltd")
+                .plan(premium("2026-04-01"))
+                .pools(vec![licence_type(
+                    "pro",
+                    Policy::Rolling12Months,
+                    24_000,
+                    3,
+                )])
+                .manager("lead@acme.io", "Lee")
+                .build(),
         )
         .await
         .expect("create");
@@ -291,19 +327,16 @@ async fn rolling_only_company_has_no_term(f: Fixture) {
     assert_eq!(company.company.plan.ends_on(), None);
     add(&svc, &acme, "ann@acme.io", Some("pro")).await;
     at(&clock, "2027-04-02");
-    let ann = seatkeeper_core::Caller {
-        user_id: "sub-ann".into(),
-        email: seatkeeper_core::types::Email::parse("ann@acme.io").expect("an e-mail"),
-        role: seatkeeper_core::Role::Learner,
-        company_id: Some(acme.clone()),
-        partner_id: None,
-    };
+    let ann = caller(Role::Learner, "ann@acme.io", Some(&acme), None);
     let access = svc.access(&ann).await.expect("access");
     assert!(access.allowed, "{access:?}");
     at(&clock, "2028-03-01");
     let access = svc.access(&ann).await.expect("access");
     assert!(!access.allowed, "expired on its own date");
-    let view = svc.get_company(&manager_of(&acme), acme.as_str()).await.expect("read");
+    let view = svc
+        .get_company(&manager_of(&acme), acme.as_str())
+        .await
+        .expect("read");
     assert_eq!(view.status, CompanyStatus::Active);
     // Rolling orders buy whole years and move no term.
     let quote = svc

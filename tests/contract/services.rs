@@ -15,9 +15,9 @@ use seatkeeper_test_support::fixtures::{
 use seatkeeper_test_support::mail::RecordingMailer;
 use seatkeeper_test_support::stores::Fixture;
 
-type Service = Seatkeeper<Arc<dyn ItemStore>, Arc<ManualClock>, Arc<RecordingMailer>>;
+pub(crate) type Service = Seatkeeper<Arc<dyn ItemStore>, Arc<ManualClock>, Arc<RecordingMailer>>;
 
-fn service(f: &Fixture, today: &str) -> (Service, Arc<ManualClock>) {
+pub(crate) fn service(f: &Fixture, today: &str) -> (Service, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::at(d(today)));
     let svc = Seatkeeper::new(
         f.store.clone(),
@@ -28,7 +28,7 @@ fn service(f: &Fixture, today: &str) -> (Service, Arc<ManualClock>) {
     (svc, clock)
 }
 
-fn manager_of(company: &CompanyId) -> Caller {
+pub(crate) fn manager_of(company: &CompanyId) -> Caller {
     caller(Role::Manager, "lead@acme.io", Some(company), None)
 }
 
@@ -149,7 +149,10 @@ async fn pro_rata_upgrade_is_invoiced_from_the_actioned_date(f: Fixture) {
             part.contains("GBP 427.40") && part.contains("130 / 365"),
             "{part}"
         );
-        assert!(part.contains("You now have 30 seats"), "{part}");
+        assert!(
+            part.contains("20 seats before, 30 from 22 November 2026"),
+            "{part}"
+        );
     }
     // Both notices are marked sent, so nothing is left for a retry.
     let notices: Vec<repo::Stored<serde_json::Value>> = repo::load_all(
@@ -163,20 +166,27 @@ async fn pro_rata_upgrade_is_invoiced_from_the_actioned_date(f: Fixture) {
 }
 
 async fn upgrade_on_or_after_renewal_is_refused(f: Fixture) {
-    let (svc, _) = service(&f, "2026-11-22");
+    let (svc, clock) = service(&f, "2026-11-22");
     let company = premium_company(&svc, Policy::CoTerm, 20).await;
     let id = company.company.id.as_str();
     let order = svc
         .request_order(&manager_of(&company.company.id), id, upgrade(1))
         .await
         .expect("request");
+    // Nobody bills a day that has not come, nor one before the request.
+    for day in ["2027-04-01", "2026-11-21"] {
+        let refused = svc
+            .assign_order(&account_manager(), id, order.id.as_str(), Some(day))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&refused, ServiceError::Invalid(f) if f.field == "actioned_on"),
+            "{day}: {refused:?}"
+        );
+    }
+    clock.set_today(d("2027-04-01"));
     let late = svc
-        .assign_order(
-            &account_manager(),
-            id,
-            order.id.as_str(),
-            Some("2027-04-01"),
-        )
+        .assign_order(&account_manager(), id, order.id.as_str(), None)
         .await;
     assert_eq!(late.unwrap_err().code(), "term_ended");
     let view = svc.get_company(&account_manager(), id).await.expect("read");
@@ -304,14 +314,21 @@ async fn renewal_rules(f: Fixture) {
         .await
         .expect("assign");
     assert_eq!(
-        done.pool.purchased, 16,
-        "a renewal may lower the seat count"
+        done.pool.purchased, 20,
+        "assigned before the renewal date, it is scheduled: no paid seat is lost mid-term"
     );
+    let view = svc.get_company(&lead, id).await.expect("read");
+    assert_eq!(view.company.plan.ends_on(), Some(d("2027-04-01")));
+    clock.set_today(d("2027-04-01"));
     let view = svc.get_company(&lead, id).await.expect("read");
     assert_eq!(
         view.company.plan.ends_on(),
-        d("2028-04-01"),
+        Some(d("2028-04-01")),
         "the next term starts on the old renewal date"
+    );
+    assert_eq!(
+        view.pools[0].purchased, 16,
+        "a renewal may lower the seat count, from the next term"
     );
     // The manager's co-term seat carries into the new term.
     clock.set_today(d("2027-05-01"));
@@ -333,7 +350,7 @@ async fn trial_conversion_then_allocate_all_expired(f: Fixture) {
             &partner,
             acme_ltd(
                 trial("2026-11-15", 5),
-                vec![standard_pool(Policy::CoTerm, 5)],
+                vec![standard_pool(Policy::CoTerm, 0)],
             ),
         )
         .await
@@ -343,10 +360,13 @@ async fn trial_conversion_then_allocate_all_expired(f: Fixture) {
         Some("msp1")
     );
     let id = company.company.id.clone();
-    // In a trial each member gets a trial seat without asking, up to the seats.
+    // In a trial each member gets a trial seat without asking, up to the
+    // plan's seats; the pools play no part.
     add_learners(&svc, &id, 4, false).await;
     let view = svc.get_company(&partner, id.as_str()).await.expect("read");
-    assert_eq!((view.counts.active, view.pools[0].available), (5, 0));
+    let trial_seats = view.trial.expect("trial seats");
+    assert_eq!((view.counts.active, trial_seats.available), (5, 0));
+    assert_eq!(view.pools[0].allocated, 0);
 
     clock.set_today(d("2026-11-20"));
     let lead = manager_of(&id);
@@ -370,7 +390,7 @@ async fn trial_conversion_then_allocate_all_expired(f: Fixture) {
     assert_eq!((assigned.pool.purchased, assigned.pool.allocated), (4, 0));
     assert_eq!(assigned.invoice.amount_minor, 4 * 12_000);
     let view = svc.get_company(&partner, id.as_str()).await.expect("read");
-    assert_eq!(view.company.plan.ends_on(), d("2027-11-20"));
+    assert_eq!(view.company.plan.ends_on(), Some(d("2027-11-20")));
     assert_eq!(view.counts.expired, 5);
 
     // Five expired, four seats: refused, and nothing changes.

@@ -131,8 +131,7 @@ fn expect_status(answer: &Answer, status: StatusCode, what: &str) {
 
 impl World {
     async fn build() -> Self {
-        let app = TestApp::spawn().await;
-        app.set_today(TODAY).await;
+        let app = TestApp::on(TODAY).await;
         let am = app.account_manager().await;
         let own = Self::tenant(&app, OWN_PARTNER, "own.io").await;
         let foreign = Self::tenant(&app, FOREIGN_PARTNER, "foreign.io").await;

@@ -62,6 +62,25 @@ impl TestApp {
         }
     }
 
+    /// A server whose today is `today`.
+    pub async fn on(today: &str) -> Self {
+        let app = Self::spawn().await;
+        app.set_today(today).await;
+        app
+    }
+
+    /// A server whose today is `today`, holding one company the account
+    /// manager created: a premium term from 2026-04-01, `seats` co-term
+    /// seats. The server, the account manager's token and the company's id.
+    pub async fn with_company(today: &str, seats: u32) -> (Self, String, String) {
+        let app = Self::on(today).await;
+        let am = app.account_manager().await;
+        let company = app
+            .create_company(&am, premium_from("2026-04-01"), seats, "co_term")
+            .await;
+        (app, am, company)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
@@ -207,6 +226,16 @@ impl TestApp {
             body,
         )
         .await
+    }
+
+    /// PUTs `body` to an import's `upload_url`, as a browser would.
+    pub async fn upload(&self, url: &str, body: &'static str) -> reqwest::Response {
+        self.client
+            .put(url)
+            .body(body)
+            .send()
+            .await
+            .expect("the upload")
     }
 
     /// Every e-mail "sent", oldest first.

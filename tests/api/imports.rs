@@ -9,8 +9,7 @@ use crate::helpers::{order_request, TestApp};
 
 #[tokio::test]
 async fn renew_expired_learners_from_a_csv() {
-    let app = TestApp::spawn().await;
-    app.set_today("2025-11-01").await;
+    let app = TestApp::on("2025-11-01").await;
     let am = app.account_manager().await;
     let plan = json!({"kind": "premium", "term_start": "2025-11-01", "term_months": 24});
     let company = app.create_company(&am, plan, 5, "rolling_12_months").await;
@@ -47,13 +46,7 @@ async fn renew_expired_learners_from_a_csv() {
     assert!(url.starts_with(&app.url("/local/s3/")), "{url}");
 
     let csv = "Name;E-mail address;Team\r\nAnn;ANN@acme.io ;Blue\r\nBob;bob@acme.io;Red\r\n\r\nCy;cy@acme.io;\r\nZed;zed@elsewhere.io;\r\nBad;not-an-email;\r\nAnn again;ann@acme.io;\r\n";
-    let put = app
-        .client
-        .put(&url)
-        .body(csv)
-        .send()
-        .await
-        .expect("the upload");
+    let put = app.upload(&url, csv).await;
     assert_eq!(put.status(), StatusCode::OK);
 
     let preview = app
@@ -166,13 +159,7 @@ async fn renew_expired_learners_from_a_csv() {
     );
 
     // Uploading to a confirmed import is refused: the import stays as it was.
-    let reupload = app
-        .client
-        .put(&url)
-        .body("email\nlead@acme.io\n")
-        .send()
-        .await
-        .expect("the upload");
+    let reupload = app.upload(&url, "email\nlead@acme.io\n").await;
     assert_eq!(reupload.status(), StatusCode::OK);
     let after = app
         .get(&format!("/v1/companies/{company}/imports/{import}"), &lead)
@@ -188,28 +175,13 @@ async fn renew_expired_learners_from_a_csv() {
 
 #[tokio::test]
 async fn a_file_that_cannot_be_previewed_says_why() {
-    let app = TestApp::spawn().await;
-    app.set_today("2026-11-22").await;
-    let am = app.account_manager().await;
-    let company = app
-        .create_company(
-            &am,
-            json!({"kind": "premium", "term_start": "2026-04-01"}),
-            20,
-            "co_term",
-        )
-        .await;
+    let (app, am, company) = TestApp::with_company("2026-11-22", 20).await;
     let ticket = app
         .post(&format!("/v1/companies/{company}/imports"), &am, json!({}))
         .await;
     let import = ticket.body["import_id"].as_str().expect("an id");
     let url = ticket.body["upload_url"].as_str().expect("a url");
-    app.client
-        .put(url)
-        .body("Name,Login\nAnn,ann\n")
-        .send()
-        .await
-        .expect("upload");
+    app.upload(url, "Name,Login\nAnn,ann\n").await;
     let failed = app
         .get(&format!("/v1/companies/{company}/imports/{import}"), &am)
         .await;

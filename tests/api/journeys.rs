@@ -5,18 +5,13 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{order_request, premium_from, trial_until, TestApp};
+use crate::helpers::{order_request, trial_until, TestApp};
 
 /// Journey 1: 10 seats at 12000 a year, term 2026-04-01..2027-04-01,
 /// assigned with actioned_on 2026-11-22: invoice 42740, purchased +10.
 #[tokio::test]
 async fn pro_rata_upgrade_invoice() {
-    let app = TestApp::spawn().await;
-    app.set_today("2026-11-22").await;
-    let am = app.account_manager().await;
-    let company = app
-        .create_company(&am, premium_from("2026-04-01"), 20, "co_term")
-        .await;
+    let (app, am, company) = TestApp::with_company("2026-11-22", 20).await;
     let lead = app.lead(&company).await;
 
     let quote = app
@@ -111,8 +106,7 @@ async fn pro_rata_upgrade_invoice() {
 /// Journey 2: a partner admin converts a trial and allocates all expired.
 #[tokio::test]
 async fn trial_conversion_by_partner() {
-    let app = TestApp::spawn().await;
-    app.set_today("2026-11-01").await;
+    let app = TestApp::on("2026-11-01").await;
     let partner = app.partner_admin().await;
     let company = app
         .create_company(&partner, trial_until("2026-11-15", 4), 4, "co_term")
@@ -209,12 +203,7 @@ async fn trial_conversion_by_partner() {
 
 #[tokio::test]
 async fn renewal_below_minimum_is_refused() {
-    let app = TestApp::spawn().await;
-    app.set_today("2027-03-01").await;
-    let am = app.account_manager().await;
-    let company = app
-        .create_company(&am, premium_from("2026-04-01"), 20, "co_term")
-        .await;
+    let (app, _, company) = TestApp::with_company("2027-03-01", 20).await;
     let lead = app.lead(&company).await;
     let below = app
         .request_order(&lead, &company, order_request("renewal", 15))
@@ -235,12 +224,8 @@ async fn renewal_below_minimum_is_refused() {
 /// 32 concurrent allocation requests over HTTP against 10 free seats.
 #[tokio::test]
 async fn concurrent_allocations_over_http() {
-    let app = Arc::new(TestApp::spawn().await);
-    app.set_today("2026-11-22").await;
-    let am = app.account_manager().await;
-    let company = app
-        .create_company(&am, premium_from("2026-04-01"), 11, "co_term")
-        .await;
+    let (app, _, company) = TestApp::with_company("2026-11-22", 11).await;
+    let app = Arc::new(app);
     let lead = app.lead(&company).await;
     let learners: Vec<String> = (0..32).map(|i| format!("l{i}@acme.io")).collect();
     app.add_learners(&lead, &company, &learners).await;
@@ -281,12 +266,7 @@ async fn concurrent_allocations_over_http() {
 /// The edge's promises: idempotent POSTs, 413, 401, pagination.
 #[tokio::test]
 async fn edge_behaviour() {
-    let app = TestApp::spawn().await;
-    app.set_today("2026-11-22").await;
-    let am = app.account_manager().await;
-    let company = app
-        .create_company(&am, premium_from("2026-04-01"), 20, "co_term")
-        .await;
+    let (app, am, company) = TestApp::with_company("2026-11-22", 20).await;
     let path = format!("/v1/companies/{company}/members");
     let body = json!({"email": "x@acme.io", "name": "X", "role": "learner"});
     let first = app.post_keyed(&path, &am, &body, "key-1").await;
@@ -412,8 +392,7 @@ async fn edge_behaviour() {
 /// access is refused with the upgrade page.
 #[tokio::test]
 async fn trial_expiry_through_the_local_server() {
-    let app = TestApp::spawn().await;
-    app.set_today("2026-11-20").await;
+    let app = TestApp::on("2026-11-20").await;
     let partner = app.partner_admin().await;
     let company = app
         .create_company(&partner, trial_until("2026-12-01", 4), 4, "co_term")

@@ -1,8 +1,10 @@
 //! Licences past the first year, on each store: terms that belong to co-term
 //! seats, scheduled renewals, rolling licences by their own dates, releases.
 
+use std::sync::Arc;
+
 use seatkeeper_core::model::{CompanyStatus, LicenceStatus, MemberRole, OrderKind, Policy};
-use seatkeeper_core::ports::ManualClock;
+use seatkeeper_core::ports::{Clock, ManualClock};
 use seatkeeper_core::service::{Allocation, NewMember, NewPool, OrderRequest, ReleaseWhen};
 use seatkeeper_core::types::CompanyId;
 use seatkeeper_core::{Role, ServiceError};
@@ -346,4 +348,290 @@ async fn rolling_only_company_has_no_term(f: Fixture) {
     assert_eq!(quote.amount_minor, 48_000);
 }
 
-on_both_stores!(two_year_story, rolling_only_company_has_no_term);
+/// 16 releases and 16 allocations at once on one pool: exact counts.
+async fn concurrent_releases_and_allocations_keep_exact_counts(f: Fixture) {
+    let (svc, _) = service(&f, "2026-11-22");
+    // The lead and 16 holders take 17 of 33 seats; 16 are free.
+    let acme = svc
+        .create_company(
+            &account_manager(),
+            new_company("Acme Ltd")
+                .plan(premium("2026-04-01"))
+                .pool(licence_type("standard", Policy::CoTerm, 12_000, 33))
+                .manager("lead@acme.io", "Lee Lead")
+                .build(),
+        )
+        .await
+        .expect("create")
+        .company
+        .id;
+    for i in 0..16 {
+        add(&svc, &acme, &format!("holder{i}@acme.io"), Some("standard")).await;
+        add(&svc, &acme, &format!("joiner{i}@acme.io"), None).await;
+    }
+    let shared = Arc::new(svc);
+    let manager = manager_of(&acme);
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (svc, lead, id) = (shared.clone(), manager.clone(), acme.clone());
+        tasks.push(tokio::spawn(async move {
+            svc.release_licence(
+                &lead,
+                id.as_str(),
+                &format!("holder{i}@acme.io"),
+                ReleaseWhen::Now,
+            )
+            .await
+            .map(|_| ())
+        }));
+        let (svc, lead, id) = (shared.clone(), manager.clone(), acme.clone());
+        tasks.push(tokio::spawn(async move {
+            let who = Allocation::Emails(vec![format!("joiner{i}@acme.io")]);
+            svc.allocate(&lead, id.as_str(), "standard", who)
+                .await
+                .map(|_| ())
+        }));
+    }
+    for task in tasks {
+        task.await
+            .expect("a task")
+            .expect("every release and allocation succeeds");
+    }
+    let svc = shared;
+    assert_eq!(seats(&svc, &acme, "standard").await, (33, 17));
+    for i in 0..16 {
+        assert_eq!(
+            status_of(&svc, &acme, &format!("holder{i}@acme.io")).await,
+            LicenceStatus::Unlicensed
+        );
+        assert_eq!(
+            status_of(&svc, &acme, &format!("joiner{i}@acme.io")).await,
+            LicenceStatus::Active
+        );
+    }
+}
+
+/// Two renewals of one term assigned at once: one wins, one is refused.
+async fn concurrent_renewals_of_one_term_bill_once(f: Fixture) {
+    let (svc, _) = service(&f, "2027-03-20");
+    let acme = two_policy_company(&svc).await;
+    let lead = manager_of(&acme);
+    let mut orders = Vec::new();
+    for seats in [16, 18] {
+        let order = svc
+            .request_order(
+                &lead,
+                acme.as_str(),
+                OrderRequest::renewal(&[("standard", seats)]),
+            )
+            .await
+            .expect("request a renewal");
+        orders.push(order.id);
+    }
+    let svc = Arc::new(svc);
+    let tasks: Vec<_> = orders
+        .into_iter()
+        .map(|order| {
+            let (svc, id) = (svc.clone(), acme.clone());
+            tokio::spawn(async move {
+                svc.assign_order(&account_manager(), id.as_str(), order.as_str(), None)
+                    .await
+            })
+        })
+        .collect();
+    let (mut won, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.expect("a task") {
+            Ok(_) => won += 1,
+            Err(ServiceError::AlreadyRenewed { .. }) => refused += 1,
+            Err(other) => panic!("unexpected: {other:?}"),
+        }
+    }
+    assert_eq!((won, refused), (1, 1));
+}
+
+on_both_stores!(
+    two_year_story,
+    rolling_only_company_has_no_term,
+    concurrent_releases_and_allocations_keep_exact_counts,
+    concurrent_renewals_of_one_term_bill_once,
+);
+
+/// Random sequences of upgrades, renewals, releases, transfers and
+/// allocations on random days, on SQLite: the invariants hold after every
+/// step, whichever steps are refused.
+mod random_sequences {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const LEARNERS: usize = 8;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Wait(u32),
+        Upgrade(&'static str, u32),
+        Renew(u32),
+        ReleaseNow(usize),
+        ReleaseAtRenewal(usize),
+        Transfer(usize, usize),
+        Allocate(&'static str, usize),
+        Remove(usize),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let kind = prop_oneof![Just("standard"), Just("pro")];
+        let who = 0..LEARNERS;
+        prop_oneof![
+            (1u32..120).prop_map(Step::Wait),
+            (kind.clone(), 1u32..4).prop_map(|(k, q)| Step::Upgrade(k, q)),
+            (14u32..24).prop_map(Step::Renew),
+            who.clone().prop_map(Step::ReleaseNow),
+            who.clone().prop_map(Step::ReleaseAtRenewal),
+            (who.clone(), who.clone()).prop_map(|(a, b)| Step::Transfer(a, b)),
+            (kind, who.clone()).prop_map(|(k, i)| Step::Allocate(k, i)),
+            who.prop_map(Step::Remove),
+        ]
+    }
+
+    fn learner(i: usize) -> String {
+        format!("l{i}@acme.io")
+    }
+
+    async fn apply(svc: &Service, clock: &ManualClock, acme: &CompanyId, step: &Step) {
+        let (id, lead) = (acme.as_str(), manager_of(acme));
+        // Refusals are part of the game; only the invariants are checked.
+        let _ = match step {
+            Step::Wait(days) => {
+                let today = clock.today_in(chrono_tz::Europe::London);
+                clock.set_today(today + chrono::Days::new(u64::from(*days)));
+                Ok(())
+            }
+            Step::Upgrade(kind, quantity) => {
+                match svc
+                    .request_order(
+                        &lead,
+                        id,
+                        OrderRequest::one(OrderKind::Upgrade, kind, *quantity),
+                    )
+                    .await
+                {
+                    Ok(order) => svc
+                        .assign_order(&account_manager(), id, order.id.as_str(), None)
+                        .await
+                        .map(|_| ()),
+                    Err(e) => Err(e),
+                }
+            }
+            Step::Renew(quantity) => {
+                match svc
+                    .request_order(&lead, id, OrderRequest::renewal(&[("standard", *quantity)]))
+                    .await
+                {
+                    Ok(order) => svc
+                        .assign_order(&account_manager(), id, order.id.as_str(), None)
+                        .await
+                        .map(|_| ()),
+                    Err(e) => Err(e),
+                }
+            }
+            Step::ReleaseNow(i) => svc
+                .release_licence(&lead, id, &learner(*i), ReleaseWhen::Now)
+                .await
+                .map(|_| ()),
+            Step::ReleaseAtRenewal(i) => svc
+                .release_licence(&lead, id, &learner(*i), ReleaseWhen::AtRenewal)
+                .await
+                .map(|_| ()),
+            Step::Transfer(a, b) => svc
+                .transfer_licence(&lead, id, &learner(*a), &learner(*b))
+                .await
+                .map(|_| ()),
+            Step::Allocate(kind, i) => svc
+                .allocate(&lead, id, kind, Allocation::Emails(vec![learner(*i)]))
+                .await
+                .map(|_| ()),
+            Step::Remove(i) => {
+                let removed = svc.remove_member(&lead, id, &learner(*i)).await;
+                // Keep the cast: a removed learner comes back unlicensed.
+                if removed.is_ok() {
+                    add(svc, acme, &learner(*i), None).await;
+                }
+                removed
+            }
+        };
+    }
+
+    async fn check_invariants(svc: &Service, acme: &CompanyId, history: &[Step]) {
+        let am = account_manager();
+        let view = svc.get_company(&am, acme.as_str()).await.expect("read");
+        let members = svc
+            .list_members(&am, acme.as_str(), None, None, Some(200))
+            .await
+            .expect("members")
+            .items;
+        for pool in &view.pools {
+            assert!(
+                pool.allocated <= pool.purchased,
+                "allocated over purchased: {pool:?} after {history:?}"
+            );
+            let active = members
+                .iter()
+                .filter(|m| {
+                    m.status == LicenceStatus::Active
+                        && m.licence_type.as_ref() == Some(&pool.licence_type)
+                })
+                .count() as u32;
+            assert!(
+                active <= pool.allocated,
+                "{active} active {} holders but {} seats allocated after {history:?}",
+                pool.licence_type,
+                pool.allocated
+            );
+        }
+        let orders = svc
+            .list_orders(&am, acme.as_str(), Some("assigned"), None, Some(200))
+            .await
+            .expect("orders")
+            .items;
+        let mut renewed_terms = std::collections::BTreeSet::new();
+        for order in &orders {
+            let invoice = order.invoice.as_ref().expect("an assigned order's invoice");
+            assert_eq!(
+                invoice.total_minor,
+                invoice.lines.iter().map(|l| l.amount_minor).sum::<i64>(),
+                "billed = the invoice's lines"
+            );
+            if let Some(term) = order.renews_term_ending {
+                assert!(
+                    renewed_terms.insert(term),
+                    "the term ending {term} billed twice: {history:?}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn invariants_hold_over_random_sequences(steps in prop::collection::vec(step(), 1..40)) {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let f = seatkeeper_test_support::stores::sqlite().await;
+                let (svc, clock) = service(&f, "2026-04-01");
+                let acme = two_policy_company(&svc).await;
+                for i in 0..LEARNERS {
+                    add(&svc, &acme, &learner(i), None).await;
+                }
+                for (n, step) in steps.iter().enumerate() {
+                    apply(&svc, &clock, &acme, step).await;
+                    check_invariants(&svc, &acme, &steps[..=n]).await;
+                }
+            });
+        }
+    }
+}

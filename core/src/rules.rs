@@ -369,14 +369,7 @@ pub fn carry_into_next_term(pool: &mut SeatPool) {
 /// it on the day: every read applies it, and whatever is written next
 /// stores it (company and pools each carry over once). True if it started.
 pub fn start_due_term(company: &mut Company, pools: &mut [SeatPool], today: NaiveDate) -> bool {
-    if !company
-        .next_term
-        .as_ref()
-        .is_some_and(|next| next.starts_on <= today)
-    {
-        return false;
-    }
-    let Some(next) = company.next_term.take() else {
+    let Some(next) = company.next_term.take_if(|next| next.starts_on <= today) else {
         return false;
     };
     for pool in pools.iter_mut().filter(|p| p.policy == Policy::CoTerm) {
@@ -580,7 +573,12 @@ mod tests {
             Ok(())
         );
         assert_eq!(
-            check_order(&c, &[rolling.clone()], renewal, &[(&rolling, q(1))]),
+            check_order(
+                &c,
+                std::slice::from_ref(&rolling),
+                renewal,
+                &[(&rolling, q(1))]
+            ),
             Ok(())
         );
     }

@@ -682,15 +682,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn available_is_never_negative() {
-        let mut pool = SeatPool::new(
+    fn standard_pool(purchased: u32) -> SeatPool {
+        SeatPool::new(
             LicenceType::parse("standard").unwrap(),
             Policy::CoTerm,
             100,
             Currency::parse("GBP").unwrap(),
-            3,
-        );
+            purchased,
+        )
+    }
+
+    #[test]
+    fn available_is_never_negative() {
+        let mut pool = standard_pool(3);
         assert_eq!(
             pool.take(4),
             Err(SeatShortage {
@@ -707,13 +711,7 @@ mod tests {
 
     #[test]
     fn a_scheduled_term_bounds_what_may_be_handed_out_now() {
-        let mut pool = SeatPool::new(
-            LicenceType::parse("standard").unwrap(),
-            Policy::CoTerm,
-            100,
-            Currency::parse("GBP").unwrap(),
-            20,
-        );
+        let mut pool = standard_pool(20);
         pool.take(16).unwrap();
         pool.releasing_at_renewal = 2;
         pool.next_purchased = Some(16);

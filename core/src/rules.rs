@@ -583,20 +583,25 @@ mod tests {
         );
     }
 
+    /// A renewal of `seats` standard seats, assigned on `on`.
+    fn renew(c: &mut Company, pools: &mut [SeatPool], seats: u32, on: NaiveDate) {
+        let order = OrderId::parse("o1").unwrap();
+        apply_order(
+            c,
+            pools,
+            OrderKind::Renewal,
+            &[(t("standard"), q(seats))],
+            on,
+            &order,
+        );
+    }
+
     #[test]
     fn a_renewal_before_the_date_is_scheduled_and_starts_on_the_day() {
         let mut c = company(premium());
         let mut pools = vec![pool(Policy::CoTerm, 20, 18)];
         pools[0].releasing_at_renewal = 2;
-        let order = OrderId::parse("o1").unwrap();
-        apply_order(
-            &mut c,
-            &mut pools,
-            OrderKind::Renewal,
-            &[(t("standard"), q(16))],
-            day(2027, 3, 20),
-            &order,
-        );
+        renew(&mut c, &mut pools, 16, day(2027, 3, 20));
         // Today's seats are untouched.
         assert_eq!((pools[0].purchased, pools[0].allocated), (20, 18));
         assert_eq!(c.plan, premium());
@@ -623,15 +628,7 @@ mod tests {
     fn a_lapsed_renewal_starts_the_term_the_day_it_is_actioned() {
         let mut c = company(premium());
         let mut pools = vec![pool(Policy::CoTerm, 20, 5)];
-        let order = OrderId::parse("o1").unwrap();
-        apply_order(
-            &mut c,
-            &mut pools,
-            OrderKind::Renewal,
-            &[(t("standard"), q(16))],
-            day(2027, 4, 10),
-            &order,
-        );
+        renew(&mut c, &mut pools, 16, day(2027, 4, 10));
         assert_eq!(c.plan, Plan::premium(day(2027, 4, 10), 12));
         assert_eq!((pools[0].purchased, pools[0].allocated), (16, 5));
         assert_eq!(

@@ -23,24 +23,34 @@ fn licence_type(name: &str, policy: Policy, fee: i64, seats: u32) -> NewPool {
     }
 }
 
+/// A company with these licence types, a term from 2026-04-01 for its
+/// co-term seats, and the manager lead@acme.io.
+async fn company_with(svc: &Service, pools: Vec<NewPool>) -> CompanyId {
+    svc.create_company(
+        &account_manager(),
+        new_company("Acme Ltd")
+            .plan(premium("2026-04-01"))
+            .pools(pools)
+            .manager("lead@acme.io", "Lee Lead")
+            .build(),
+    )
+    .await
+    .expect("create")
+    .company
+    .id
+}
+
 /// Acme: `standard` co-term seats (20 at GBP 120.00) on the term
 /// 2026-04-01..2027-04-01, and `pro` rolling seats (5 at GBP 240.00).
 async fn two_policy_company(svc: &Service) -> CompanyId {
-    let company = svc
-        .create_company(
-            &account_manager(),
-            new_company("Acme Ltd")
-                .plan(premium("2026-04-01"))
-                .pools(vec![
-                    licence_type("standard", Policy::CoTerm, 12_000, 20),
-                    licence_type("pro", Policy::Rolling12Months, 24_000, 5),
-                ])
-                .manager("lead@acme.io", "Lee Lead")
-                .build(),
-        )
-        .await
-        .expect("create");
-    company.company.id
+    company_with(
+        svc,
+        vec![
+            licence_type("standard", Policy::CoTerm, 12_000, 20),
+            licence_type("pro", Policy::Rolling12Months, 24_000, 5),
+        ],
+    )
+    .await
 }
 
 async fn add(svc: &Service, company: &CompanyId, email: &str, licence: Option<&str>) {
@@ -309,24 +319,16 @@ async fn two_year_story(f: Fixture) {
 /// A rolling-only company has no term and never expires as a company.
 async fn rolling_only_company_has_no_term(f: Fixture) {
     let (svc, clock) = service(&f, "2027-03-01");
-    let company = svc
-        .create_company(
-            &account_manager(),
-            new_company("Rolling Ltd")
-                .plan(premium("2026-04-01"))
-                .pools(vec![licence_type(
-                    "pro",
-                    Policy::Rolling12Months,
-                    24_000,
-                    3,
-                )])
-                .manager("lead@acme.io", "Lee")
-                .build(),
-        )
+    let acme = company_with(
+        &svc,
+        vec![licence_type("pro", Policy::Rolling12Months, 24_000, 3)],
+    )
+    .await;
+    let view = svc
+        .get_company(&account_manager(), acme.as_str())
         .await
-        .expect("create");
-    let acme = company.company.id.clone();
-    assert_eq!(company.company.plan.ends_on(), None);
+        .expect("read");
+    assert_eq!(view.company.plan.ends_on(), None);
     add(&svc, &acme, "ann@acme.io", Some("pro")).await;
     at(&clock, "2027-04-02");
     let ann = caller(Role::Learner, "ann@acme.io", Some(&acme), None);
@@ -352,19 +354,11 @@ async fn rolling_only_company_has_no_term(f: Fixture) {
 async fn concurrent_releases_and_allocations_keep_exact_counts(f: Fixture) {
     let (svc, _) = service(&f, "2026-11-22");
     // The lead and 16 holders take 17 of 33 seats; 16 are free.
-    let acme = svc
-        .create_company(
-            &account_manager(),
-            new_company("Acme Ltd")
-                .plan(premium("2026-04-01"))
-                .pool(licence_type("standard", Policy::CoTerm, 12_000, 33))
-                .manager("lead@acme.io", "Lee Lead")
-                .build(),
-        )
-        .await
-        .expect("create")
-        .company
-        .id;
+    let acme = company_with(
+        &svc,
+        vec![licence_type("standard", Policy::CoTerm, 12_000, 33)],
+    )
+    .await;
     for i in 0..16 {
         add(&svc, &acme, &format!("holder{i}@acme.io"), Some("standard")).await;
         add(&svc, &acme, &format!("joiner{i}@acme.io"), None).await;

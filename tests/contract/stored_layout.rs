@@ -332,6 +332,16 @@ async fn first_release_data_reads_with_the_new_code(f: Fixture) {
         ),
         ("ord-legacy-1", 2, 12_000, 24_000, "GBP", date("2026-04-02"))
     );
+    // Written before orders had lines: read as the one line they are.
+    assert_eq!(
+        (
+            order.lines.len(),
+            order.total_minor,
+            invoice.lines.len(),
+            invoice.total_minor
+        ),
+        (1, order.quote.amount_minor, 1, 24_000)
+    );
 
     // The learner's own login, read by key.
     let ann = caller(Role::Learner, "ann@acme.io", Some(&id), None);

@@ -7,3 +7,4 @@ mod handlers;
 mod helpers;
 mod imports;
 mod journeys;
+mod lifecycle;

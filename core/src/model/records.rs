@@ -1,0 +1,114 @@
+//! What the service keeps besides the licences: CSV imports, the notices
+//! it owes, and the audit trail.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::orders::ActorRef;
+use crate::ports::OutgoingEmail;
+use crate::types::{CompanyId, ImportId, LicenceType};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStatus {
+    AwaitingUpload,
+    Previewed,
+    /// Seats reserved, members being renewed in batches; a confirm resumes it.
+    Committing,
+    Committed,
+    Failed,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportCounts {
+    pub rows: u64,
+    pub to_renew: u64,
+    pub not_renewed: u64,
+    pub already_active: u64,
+    pub unknown: u64,
+    pub invalid: u64,
+    pub duplicate: u64,
+    /// Members with no licence to renew: not renewed, like the rest.
+    #[serde(default)]
+    pub unlicensed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportProblem {
+    pub row: u64,
+    pub email: String,
+    pub reason: String,
+}
+
+/// A CSV renewal: uploaded, previewed, then confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Import {
+    pub id: ImportId,
+    pub company_id: CompanyId,
+    pub status: ImportStatus,
+    pub columns: Vec<String>,
+    pub email_column: Option<String>,
+    pub counts: ImportCounts,
+    pub problems: Vec<ImportProblem>,
+    /// Every row not renewed; `problems` keeps the first of them.
+    #[serde(default)]
+    pub problems_total: u64,
+    /// Why the file could not be previewed, and its stable code.
+    pub failure: Option<String>,
+    #[serde(default)]
+    pub failure_code: Option<String>,
+    pub created_by: ActorRef,
+    pub created_at: DateTime<Utc>,
+    /// The uploaded object previewed (its ETag), so a repeated S3 event
+    /// does no work twice.
+    #[serde(default)]
+    pub source_etag: Option<String>,
+    /// Which preview's list of members to renew the chunks belong to.
+    #[serde(default)]
+    pub generation: Option<String>,
+    #[serde(default)]
+    pub renew_chunks: u32,
+    /// Set once a confirm has reserved the seats; tracks the batches done.
+    #[serde(default)]
+    pub confirm: Option<ImportConfirm>,
+}
+
+/// A confirm in progress or done: the seats reserved up front, then the
+/// batches of members written, each batch in one transaction with this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportConfirm {
+    pub licence_type: LicenceType,
+    pub reserved: u32,
+    pub done_chunks: u32,
+    pub renewed: u32,
+}
+
+/// An e-mail the service owes somebody, sent at most once per `dedup_key`.
+/// It is written with the change that causes it, so a failed send leaves
+/// it pending (in the due index) for a later run, never lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub dedup_key: String,
+    pub company_id: CompanyId,
+    pub kind: String,
+    pub due_on: NaiveDate,
+    /// While unsent, the notice sits in the due index at this instant, so the
+    /// next daily run after it picks it up.
+    pub retry_at: DateTime<Utc>,
+    pub email: OutgoingEmail,
+    pub claimed_until: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// Who did what, for whom, when, and what it was before and after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub company_id: CompanyId,
+    pub at: DateTime<Utc>,
+    pub actor: ActorRef,
+    /// The company a partner admin acted for, when one did.
+    pub acting_for: Option<CompanyId>,
+    pub action: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}

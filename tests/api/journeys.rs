@@ -109,7 +109,7 @@ async fn trial_conversion_by_partner() {
     let app = TestApp::on("2026-11-01").await;
     let partner = app.partner_admin().await;
     let company = app
-        .create_company(&partner, trial_until("2026-11-15", 4), 4, "co_term")
+        .create_company(&partner, trial_until("2026-11-15", 4), 0, "co_term")
         .await;
     let learners: Vec<String> = (0..3).map(|i| format!("learner{i}@acme.io")).collect();
     app.add_learners(&partner, &company, &learners).await;
@@ -395,7 +395,7 @@ async fn trial_expiry_through_the_local_server() {
     let app = TestApp::on("2026-11-20").await;
     let partner = app.partner_admin().await;
     let company = app
-        .create_company(&partner, trial_until("2026-12-01", 4), 4, "co_term")
+        .create_company(&partner, trial_until("2026-12-01", 4), 0, "co_term")
         .await;
     app.add_learners(&partner, &company, &["ann@acme.io".to_string()])
         .await;
@@ -429,7 +429,7 @@ async fn trial_expiry_through_the_local_server() {
     );
     assert!(sent[0]["text"]
         .as_str()
-        .is_some_and(|t| t.contains("ends on 2026-12-01")));
+        .is_some_and(|t| t.contains("ends on 1 December 2026")));
     run("2026-11-28").await; // the same day again: nothing new
     run("2026-12-01").await;
     let sent = outbox().await;

@@ -183,28 +183,23 @@ impl World {
             StatusCode::CREATED,
             "add the licensed learner",
         );
-        let mut fresh_members = Vec::new();
-        for n in 0..ROLES.len() {
-            let email = format!("spare{n}@{domain}");
-            let spare = json!({"email": email, "name": "Spare", "role": "learner"});
-            expect_status(
-                &app.post(&members, &lead, spare).await,
-                StatusCode::CREATED,
-                "add an unlicensed member",
-            );
-            fresh_members.push(email);
-        }
-        let mut fresh_holders = Vec::new();
-        for n in 0..3 * ROLES.len() {
-            let email = format!("holder{n}@{domain}");
-            let holder = json!({"email": email, "name": "Holder", "role": "learner", "licence_type": "standard"});
-            expect_status(
-                &app.post(&members, &lead, holder).await,
-                StatusCode::CREATED,
-                "add a licensed member",
-            );
-            fresh_holders.push(email);
-        }
+        let add = |prefix: &'static str, n: usize, licence: Option<&'static str>| {
+            let (app, members, lead) = (app, members.clone(), lead.clone());
+            async move {
+                let mut emails = Vec::new();
+                for i in 0..n {
+                    let email = format!("{prefix}{i}@{domain}");
+                    let body = json!({"email": email, "name": prefix, "role": "learner", "licence_type": licence});
+                    let added = app.post(&members, &lead, body).await;
+                    expect_status(&added, StatusCode::CREATED, &format!("add {email}"));
+                    emails.push(email);
+                }
+                emails
+            }
+        };
+        // Unlicensed members, and holders of a co-term seat.
+        let fresh_members = add("spare", ROLES.len(), None).await;
+        let fresh_holders = add("holder", 3 * ROLES.len(), Some("standard")).await;
         let mut all_orders = Vec::new();
         // One to read, and one per role for each of assign and cancel, all
         // requested by the manager so that the manager may cancel them.

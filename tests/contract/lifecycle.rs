@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use seatkeeper_core::model::{CompanyStatus, LicenceStatus, MemberRole, OrderKind, Policy};
 use seatkeeper_core::ports::{Clock, ManualClock};
-use seatkeeper_core::service::{Allocation, NewMember, NewPool, OrderRequest, ReleaseWhen};
+use seatkeeper_core::service::{
+    Allocation, Assignment, NewMember, NewPool, OrderRequest, ReleaseWhen,
+};
 use seatkeeper_core::types::CompanyId;
 use seatkeeper_core::{Role, ServiceError};
 use seatkeeper_test_support::fixtures::{account_manager, caller, date as d, new_company, premium};
@@ -93,22 +95,29 @@ async fn seats(svc: &Service, company: &CompanyId, name: &str) -> (u32, u32) {
     (pool.purchased, pool.allocated)
 }
 
+/// The lead requests an order and the account manager assigns it, today.
+async fn request_and_assign(
+    svc: &Service,
+    company: &CompanyId,
+    order: OrderRequest,
+) -> Result<Assignment, ServiceError> {
+    let order = svc
+        .request_order(&manager_of(company), company.as_str(), order)
+        .await?;
+    svc.assign_order(
+        &account_manager(),
+        company.as_str(),
+        order.id.as_str(),
+        None,
+    )
+    .await
+}
+
 /// Requests and assigns an order on the clock's today; the invoice total.
 async fn buy(svc: &Service, company: &CompanyId, order: OrderRequest) -> i64 {
-    let lead = manager_of(company);
-    let order = svc
-        .request_order(&lead, company.as_str(), order)
+    let assigned = request_and_assign(svc, company, order)
         .await
-        .expect("request");
-    let assigned = svc
-        .assign_order(
-            &account_manager(),
-            company.as_str(),
-            order.id.as_str(),
-            None,
-        )
-        .await
-        .expect("assign");
+        .expect("request and assign");
     assert_eq!(
         assigned.invoice.total_minor,
         assigned
@@ -319,11 +328,8 @@ async fn two_year_story(f: Fixture) {
 /// A rolling-only company has no term and never expires as a company.
 async fn rolling_only_company_has_no_term(f: Fixture) {
     let (svc, clock) = service(&f, "2027-03-01");
-    let acme = company_with(
-        &svc,
-        vec![licence_type("pro", Policy::Rolling12Months, 24_000, 3)],
-    )
-    .await;
+    let pro = licence_type("pro", Policy::Rolling12Months, 24_000, 3);
+    let acme = company_with(&svc, vec![pro]).await;
     let view = svc
         .get_company(&account_manager(), acme.as_str())
         .await
@@ -354,11 +360,8 @@ async fn rolling_only_company_has_no_term(f: Fixture) {
 async fn concurrent_releases_and_allocations_keep_exact_counts(f: Fixture) {
     let (svc, _) = service(&f, "2026-11-22");
     // The lead and 16 holders take 17 of 33 seats; 16 are free.
-    let acme = company_with(
-        &svc,
-        vec![licence_type("standard", Policy::CoTerm, 12_000, 33)],
-    )
-    .await;
+    let standard = licence_type("standard", Policy::CoTerm, 12_000, 33);
+    let acme = company_with(&svc, vec![standard]).await;
     for i in 0..16 {
         add(&svc, &acme, &format!("holder{i}@acme.io"), Some("standard")).await;
         add(&svc, &acme, &format!("joiner{i}@acme.io"), None).await;
@@ -502,32 +505,12 @@ mod random_sequences {
                 Ok(())
             }
             Step::Upgrade(kind, quantity) => {
-                match svc
-                    .request_order(
-                        &lead,
-                        id,
-                        OrderRequest::one(OrderKind::Upgrade, kind, *quantity),
-                    )
-                    .await
-                {
-                    Ok(order) => svc
-                        .assign_order(&account_manager(), id, order.id.as_str(), None)
-                        .await
-                        .map(|_| ()),
-                    Err(e) => Err(e),
-                }
+                let order = OrderRequest::one(OrderKind::Upgrade, kind, *quantity);
+                request_and_assign(svc, acme, order).await.map(|_| ())
             }
             Step::Renew(quantity) => {
-                match svc
-                    .request_order(&lead, id, OrderRequest::renewal(&[("standard", *quantity)]))
-                    .await
-                {
-                    Ok(order) => svc
-                        .assign_order(&account_manager(), id, order.id.as_str(), None)
-                        .await
-                        .map(|_| ()),
-                    Err(e) => Err(e),
-                }
+                let order = OrderRequest::renewal(&[("standard", *quantity)]);
+                request_and_assign(svc, acme, order).await.map(|_| ())
             }
             Step::ReleaseNow(i) => svc
                 .release_licence(&lead, id, &learner(*i), ReleaseWhen::Now)

@@ -104,8 +104,8 @@ async fn pro_rata_upgrade_is_invoiced_from_the_actioned_date(f: Fixture) {
         )
         .await
         .expect("assign");
-    assert_eq!(assigned.invoice.amount_minor, 42_740);
-    assert_eq!(assigned.invoice.days_remaining, 130);
+    assert_eq!(assigned.invoice.first_line.amount_minor, 42_740);
+    assert_eq!(assigned.invoice.first_line.days_remaining, 130);
     assert_eq!(assigned.invoice.actioned_on, d("2026-11-22"));
     // The manager was given a seat at creation: 20 + 10 bought, 1 allocated.
     assert_eq!(
@@ -388,7 +388,7 @@ async fn trial_conversion_then_allocate_all_expired(f: Fixture) {
         .await
         .expect("assign");
     assert_eq!((assigned.pool.purchased, assigned.pool.allocated), (4, 0));
-    assert_eq!(assigned.invoice.amount_minor, 4 * 12_000);
+    assert_eq!(assigned.invoice.first_line.amount_minor, 4 * 12_000);
     let view = svc.get_company(&partner, id.as_str()).await.expect("read");
     assert_eq!(view.company.plan.ends_on(), Some(d("2027-11-20")));
     assert_eq!(view.counts.expired, 5);

@@ -324,9 +324,9 @@ async fn first_release_data_reads_with_the_new_code(f: Fixture) {
     assert_eq!(
         (
             invoice.order_id.as_str(),
-            invoice.quantity.get(),
-            invoice.unit_annual_fee_minor,
-            invoice.amount_minor,
+            invoice.first_line.quantity.get(),
+            invoice.first_line.unit_annual_fee_minor,
+            invoice.first_line.amount_minor,
             invoice.currency.as_str(),
             invoice.actioned_on,
         ),

@@ -167,12 +167,8 @@ impl From<&Quote> for InvoiceLine {
 pub struct Invoice {
     pub order_id: OrderId,
     /// The first line, for one-line clients (`amount_minor` is that line's).
-    pub licence_type: LicenceType,
-    pub quantity: Quantity,
-    pub unit_annual_fee_minor: i64,
-    pub days_remaining: i64,
-    pub days_in_term: i64,
-    pub amount_minor: i64,
+    #[serde(flatten)]
+    pub first_line: InvoiceLine,
     pub currency: Currency,
     pub actioned_on: NaiveDate,
     #[serde(default)]
@@ -190,12 +186,7 @@ impl Invoice {
         let lines: Vec<InvoiceLine> = quotes.iter().map(InvoiceLine::from).collect();
         Some(Self {
             order_id,
-            licence_type: first.licence_type.clone(),
-            quantity: first.quantity,
-            unit_annual_fee_minor: first.annual_fee_minor,
-            days_remaining: first.days_remaining,
-            days_in_term: first.days_in_term,
-            amount_minor: first.amount_minor,
+            first_line: InvoiceLine::from(first),
             currency: first.currency.clone(),
             actioned_on: first.as_of,
             total_minor: lines.iter().map(|l| l.amount_minor).sum(),
@@ -206,15 +197,8 @@ impl Invoice {
     /// Invoices written before invoices had lines are their own one line.
     fn fill_lines(&mut self) {
         if self.lines.is_empty() {
-            self.lines = vec![InvoiceLine {
-                licence_type: self.licence_type.clone(),
-                quantity: self.quantity,
-                unit_annual_fee_minor: self.unit_annual_fee_minor,
-                days_remaining: self.days_remaining,
-                days_in_term: self.days_in_term,
-                amount_minor: self.amount_minor,
-            }];
-            self.total_minor = self.amount_minor;
+            self.lines = vec![self.first_line.clone()];
+            self.total_minor = self.first_line.amount_minor;
         }
     }
 }

@@ -4,7 +4,7 @@ use super::*;
 use chrono::{NaiveDate, Utc};
 
 use crate::dates::parse_date;
-use crate::types::{CompanyId, Currency, Email, LicenceType};
+use crate::types::{Currency, Email, LicenceType};
 
 fn d(s: &str) -> NaiveDate {
     parse_date(s).unwrap()
@@ -159,23 +159,11 @@ fn licence_status_follows_the_plan() {
 
 #[test]
 fn company_status_is_derived() {
-    let mut company = Company {
-        id: CompanyId::parse("c1").unwrap(),
-        name: "Acme".into(),
-        partner_id: None,
-        timezone: chrono_tz::Europe::London,
-        account_manager_email: Email::parse("am@vendor.io").unwrap(),
-        min_seats_at_renewal: DEFAULT_MIN_SEATS_AT_RENEWAL,
-        term_months: DEFAULT_TERM_MONTHS,
-        plan: Plan::Trial {
-            ends_on: d("2026-12-01"),
-            seats: 5,
-            allocated: Some(0),
-        },
-        next_term: None,
-        manager_emails: Vec::new(),
-        created_at: Utc::now(),
-    };
+    let mut company = crate::test_fixtures::company(Plan::Trial {
+        ends_on: d("2026-12-01"),
+        seats: 5,
+        allocated: Some(0),
+    });
     assert_eq!(company.status(false, d("2026-11-30")), CompanyStatus::Trial);
     assert_eq!(
         company.status(false, d("2026-12-01")),

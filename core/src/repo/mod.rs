@@ -65,22 +65,21 @@ impl Record for Member {
     }
 }
 
-impl Record for SeatPool {
-    fn key(&self, company: &CompanyId) -> Key {
-        pool_key(company, &self.licence_type)
-    }
+/// Records keyed by one of their fields, in no index.
+macro_rules! keyed_by {
+    ($($record:ty => $key:ident($field:ident)),* $(,)?) => {$(
+        impl Record for $record {
+            fn key(&self, company: &CompanyId) -> Key {
+                $key(company, &self.$field)
+            }
+        }
+    )*};
 }
 
-impl Record for Order {
-    fn key(&self, company: &CompanyId) -> Key {
-        order_key(company, &self.id)
-    }
-}
-
-impl Record for Import {
-    fn key(&self, company: &CompanyId) -> Key {
-        import_key(company, &self.id)
-    }
+keyed_by! {
+    SeatPool => pool_key(licence_type),
+    Order => order_key(id),
+    Import => import_key(id),
 }
 
 /// A notice sits in the due index on its due date until it is sent.

@@ -153,6 +153,19 @@ pub fn free_co_term_seat(pools: &mut [SeatPool], licence: &Licence, plan: &Plan)
     }
 }
 
+/// The pool of `licence_type` among a company's pools.
+pub fn pool_of_type<'a>(
+    pools: &'a mut [SeatPool],
+    licence_type: &LicenceType,
+) -> Result<&'a mut SeatPool, ServiceError> {
+    pools
+        .iter_mut()
+        .find(|p| p.licence_type == *licence_type)
+        .ok_or(ServiceError::NotFound {
+            what: "licence type",
+        })
+}
+
 pub fn shortage(s: SeatShortage) -> ServiceError {
     ServiceError::NoSeatsAvailable {
         needed: s.needed,

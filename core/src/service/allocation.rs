@@ -8,7 +8,8 @@ use crate::model::{LicenceStatus, Member, Plan, SeatShortage};
 use crate::ports::{Clock, ItemStore, Mailer, Query};
 use crate::repo::{self, Stored};
 use crate::rules::{
-    ensure_open, free_co_term_seat, holds_seat_already, new_licence, shortage, trial_licence,
+    ensure_open, free_co_term_seat, holds_seat_already, new_licence, pool_of_type, shortage,
+    trial_licence,
 };
 use crate::types::{Email, LicenceType};
 
@@ -139,13 +140,9 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                         }
                     }
                 }
-                let target = pools
-                    .iter_mut()
-                    .find(|p| p.licence_type == *licence_type)
-                    .ok_or(ServiceError::NotFound {
-                        what: "licence type",
-                    })?;
-                target.take(needed).map_err(shortage)?;
+                pool_of_type(&mut pools, licence_type)?
+                    .take(needed)
+                    .map_err(shortage)?;
                 None
             }
         };
@@ -154,7 +151,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             .iter()
             .find(|p| p.licence_type == *licence_type)
             .cloned()
-            .unwrap_or(pool.value);
+            .unwrap_or_else(|| pool.value.clone());
         let mut allocated = Vec::with_capacity(members.len());
         for stored in members {
             let mut member = stored.value;

@@ -75,11 +75,10 @@ impl Tenant {
     pub(super) fn pool(
         &self,
         licence_type: &LicenceType,
-    ) -> Result<Stored<SeatPool>, ServiceError> {
+    ) -> Result<&Stored<SeatPool>, ServiceError> {
         self.pools
             .iter()
             .find(|p| p.value.licence_type == *licence_type)
-            .cloned()
             .ok_or(ServiceError::NotFound {
                 what: "licence type",
             })

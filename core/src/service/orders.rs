@@ -330,13 +330,7 @@ fn price_lines(
     let pools = tenant.pool_values();
     let mut priced = Vec::with_capacity(lines.len());
     for (licence_type, quantity) in lines {
-        let pool = pools
-            .iter()
-            .find(|p| p.licence_type == *licence_type)
-            .ok_or(ServiceError::NotFound {
-                what: "licence type",
-            })?;
-        priced.push((pool, *quantity));
+        priced.push((&tenant.pool(licence_type)?.value, *quantity));
     }
     check_order(company, &pools, kind, &priced)?;
     let quotes = priced

@@ -293,7 +293,7 @@ fn release(
             ))
         }
         (LicenceTerm::CoTerm { ends_on }, when) => {
-            let mut pools = vec![tenant.pool(&licence.licence_type)?.value];
+            let mut pools = vec![tenant.pool(&licence.licence_type)?.value.clone()];
             match when {
                 ReleaseWhen::Now => {
                     free_co_term_seat(&mut pools, licence, &company.plan);

@@ -593,3 +593,32 @@ async fn claims_without_a_tenant_reach_no_company() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The role is checked before the body is read: a role that may never act
+/// on a route learns nothing of its body's shape (403, not 400).
+#[tokio::test]
+async fn a_forbidden_role_is_refused_before_its_body_is_read() {
+    let app = TestApp::spawn().await;
+    let manager = app
+        .token("lead@own.io", "manager", Some("c-anything"), None)
+        .await;
+    let learner = app
+        .token("learner@own.io", "learner", Some("c-anything"), None)
+        .await;
+    for (token, path, body) in [
+        (&manager, "/v1/companies", json!({"name": "x"})),
+        (
+            &learner,
+            "/v1/companies/c-anything/allocations",
+            json!([1, 2]),
+        ),
+        (
+            &manager,
+            "/v1/companies/c-anything/orders/o1/assign",
+            json!({"actioned_on": 7}),
+        ),
+    ] {
+        let answer = app.post(path, token, body).await;
+        assert_eq!(check_answer(&answer, 403, ""), None, "POST {path}");
+    }
+}

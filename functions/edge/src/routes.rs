@@ -3,6 +3,7 @@
 //! tests hold the OpenAPI file and the SAM template to it.
 
 use http::Method;
+use seatkeeper_core::caller::Action;
 
 /// The Lambda functions that serve HTTP, by package, binary and SAM name.
 pub const REQUEST_UPGRADE: &str = "request-upgrade";
@@ -12,13 +13,16 @@ pub const IMPORT_RENEWALS: &str = "import-renewals";
 pub const READ_API: &str = "read-api";
 pub const ADMIN_API: &str = "admin-api";
 
-/// One route: method, path template (OpenAPI style) and serving function.
+/// One route: method, path template (OpenAPI style), serving function, and
+/// what the caller does there (`None`: anyone signed in), so that a role
+/// that may not is refused (403) before its body is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteSpec {
     pub method: &'static str,
     pub path: &'static str,
     pub function: &'static str,
     pub route: RouteName,
+    pub action: Option<Action>,
 }
 
 /// The routes, by name.
@@ -47,78 +51,147 @@ pub enum RouteName {
 }
 
 macro_rules! routes {
-    ($(($method:literal, $path:literal, $function:expr, $name:ident)),* $(,)?) => {
+    ($(($method:literal, $path:literal, $function:expr, $name:ident, $action:expr)),* $(,)?) => {
         pub const ROUTES: &[RouteSpec] = &[
-            $(RouteSpec { method: $method, path: $path, function: $function, route: RouteName::$name },)*
+            $(RouteSpec { method: $method, path: $path, function: $function, route: RouteName::$name, action: $action },)*
         ];
     };
 }
 
 routes![
-    ("POST", "/v1/companies", ADMIN_API, CreateCompany),
-    ("GET", "/v1/companies/{c}", READ_API, GetCompany),
+    (
+        "POST",
+        "/v1/companies",
+        ADMIN_API,
+        CreateCompany,
+        Some(Action::CreateCompany)
+    ),
+    (
+        "GET",
+        "/v1/companies/{c}",
+        READ_API,
+        GetCompany,
+        Some(Action::ReadCompany)
+    ),
     (
         "GET",
         "/v1/partners/{p}/companies",
         READ_API,
-        ListPartnerCompanies
+        ListPartnerCompanies,
+        Some(Action::CreateCompany)
     ),
-    ("POST", "/v1/companies/{c}/members", ALLOCATE, AddMember),
-    ("GET", "/v1/companies/{c}/members", READ_API, ListMembers),
-    ("GET", "/v1/companies/{c}/quote", REQUEST_UPGRADE, Quote),
+    (
+        "POST",
+        "/v1/companies/{c}/members",
+        ALLOCATE,
+        AddMember,
+        Some(Action::ManageSeats)
+    ),
+    (
+        "GET",
+        "/v1/companies/{c}/members",
+        READ_API,
+        ListMembers,
+        Some(Action::ManageSeats)
+    ),
+    (
+        "GET",
+        "/v1/companies/{c}/quote",
+        REQUEST_UPGRADE,
+        Quote,
+        Some(Action::RequestOrder)
+    ),
     (
         "POST",
         "/v1/companies/{c}/orders",
         REQUEST_UPGRADE,
-        RequestOrder
+        RequestOrder,
+        Some(Action::RequestOrder)
     ),
-    ("GET", "/v1/companies/{c}/orders", READ_API, ListOrders),
-    ("GET", "/v1/companies/{c}/orders/{o}", READ_API, GetOrder),
+    (
+        "GET",
+        "/v1/companies/{c}/orders",
+        READ_API,
+        ListOrders,
+        Some(Action::ReadCompany)
+    ),
+    (
+        "GET",
+        "/v1/companies/{c}/orders/{o}",
+        READ_API,
+        GetOrder,
+        Some(Action::ReadCompany)
+    ),
     (
         "POST",
         "/v1/companies/{c}/orders/{o}/assign",
         ASSIGN_ORDER,
-        AssignOrder
+        AssignOrder,
+        Some(Action::AssignOrder)
     ),
     (
         "POST",
         "/v1/companies/{c}/orders/{o}/cancel",
         ASSIGN_ORDER,
-        CancelOrder
+        CancelOrder,
+        Some(Action::CancelOrder)
     ),
-    ("POST", "/v1/companies/{c}/allocations", ALLOCATE, Allocate),
-    ("POST", "/v1/companies/{c}/imports", ALLOCATE, CreateImport),
-    ("GET", "/v1/companies/{c}/imports/{i}", READ_API, GetImport),
+    (
+        "POST",
+        "/v1/companies/{c}/allocations",
+        ALLOCATE,
+        Allocate,
+        Some(Action::ManageSeats)
+    ),
+    (
+        "POST",
+        "/v1/companies/{c}/imports",
+        ALLOCATE,
+        CreateImport,
+        Some(Action::ManageSeats)
+    ),
+    (
+        "GET",
+        "/v1/companies/{c}/imports/{i}",
+        READ_API,
+        GetImport,
+        Some(Action::ManageSeats)
+    ),
     (
         "POST",
         "/v1/companies/{c}/imports/{i}/confirm",
         ALLOCATE,
-        ConfirmImport
+        ConfirmImport,
+        Some(Action::ManageSeats)
     ),
-    ("GET", "/v1/access", READ_API, Access),
+    ("GET", "/v1/access", READ_API, Access, None),
     (
         "POST",
         "/v1/companies/{c}/quotes",
         REQUEST_UPGRADE,
-        QuoteOrder
+        QuoteOrder,
+        Some(Action::RequestOrder)
     ),
     (
         "DELETE",
         "/v1/companies/{c}/members/{email}/licence",
         ALLOCATE,
-        ReleaseLicence
+        ReleaseLicence,
+        Some(Action::ManageSeats)
     ),
     (
         "POST",
         "/v1/companies/{c}/members/{email}/licence/transfer",
         ALLOCATE,
-        TransferLicence
+        TransferLicence,
+        Some(Action::ManageSeats)
     ),
     (
         "DELETE",
         "/v1/companies/{c}/members/{email}",
         ALLOCATE,
-        RemoveMember
+        RemoveMember,
+        Some(Action::ManageSeats)
     ),
 ];
 

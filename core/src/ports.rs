@@ -158,7 +158,8 @@ pub enum StoreError {
     Throttled,
     #[error("a transaction may hold at most {MAX_TRANSACTION_ITEMS} items, got {0}")]
     TooManyItems(usize),
-    #[error("a transaction names the same item twice: {0:?}")]
+    // The key is not in the message: a member's key holds an e-mail.
+    #[error("a transaction names the same item twice")]
     DuplicateKey(Key),
     #[error("the pagination cursor is not valid")]
     InvalidCursor,

@@ -134,15 +134,29 @@ pub fn start_of_day(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
         )
 }
 
+/// FNV-1a: stable across builds and platforms, unlike std's hasher.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A key as logs and error messages may show it: a member's e-mail is
+/// personal data, so it stands as a stable hash (the same member, the same
+/// text), never as itself.
+pub fn redacted(key: &Key) -> String {
+    match key.sk.strip_prefix(MEMBER_PREFIX) {
+        Some(email) => format!("{}/{MEMBER_PREFIX}~{:016x}", key.pk, fnv1a(email)),
+        None => format!("{}/{}", key.pk, key.sk),
+    }
+}
+
 /// The due-index entry of an item that falls due at `at`: the partition is
 /// the UTC date and a stable hash of the item's key (the shard), the sort
 /// key the instant then the item's own key.
 pub fn due_entry(at: DateTime<Utc>, key: &Key) -> IndexKey {
     let item = format!("{}|{}", key.pk, key.sk);
-    // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let hash = item.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = fnv1a(&item);
     let shard = u32::try_from(hash % u64::from(DUE_SHARDS)).unwrap_or(0);
     IndexKey {
         pk: due_pk(at.date_naive(), shard),
@@ -246,6 +260,17 @@ mod tests {
         );
         assert_eq!(company_of_pk("C#c1"), Some(c));
         assert_eq!(company_of_pk("IDEM#u1#k"), None);
+    }
+
+    #[test]
+    fn a_redacted_key_holds_no_e_mail() {
+        let c = CompanyId::parse("c1").unwrap();
+        let ann = member_key(&c, &Email::parse("ann@acme.io").unwrap());
+        let shown = redacted(&ann);
+        assert!(!shown.contains("ann"), "{shown}");
+        assert!(shown.starts_with("C#c1/M#~"), "{shown}");
+        assert_eq!(shown, redacted(&ann), "stable");
+        assert_eq!(redacted(&company_key(&c)), "C#c1/COMPANY");
     }
 
     /// The shard hash as the first release computed it (FNV-1a of

@@ -356,8 +356,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
 
 /// Sorts a due-index item into its company's findings by what it is.
 fn classify(item: Item, found: &mut BTreeMap<String, Found>) -> Result<(), ServiceError> {
-    let corrupt =
-        |e: serde_json::Error| StoreError::Corrupt(format!("{}/{}: {e}", item.key.pk, item.key.sk));
+    let corrupt = |e: serde_json::Error| repo::corrupt(&item.key, &e);
     let entry = found.entry(item.key.pk.clone()).or_default();
     if item.key.sk == repo::COMPANY_SK {
         entry.company_due = true;

@@ -1,6 +1,7 @@
 //! Newtypes that validate on construction: once you hold one, it is valid.
 
 use std::fmt;
+use unicode_normalization::UnicodeNormalization;
 
 use serde::{Deserialize, Serialize};
 
@@ -69,12 +70,25 @@ macro_rules! string_newtype {
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
+/// Characters that show nothing, or reorder what is shown: zero-width
+/// spaces and joiners, the word joiner, the byte-order mark, the soft hyphen
+/// and the bidirectional controls. In an e-mail or a name they only make two
+/// spellings of one thing, or hide one.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+    )
+}
+
 impl Email {
     pub const MAX_LEN: usize = 254;
 
+    /// Trimmed, Unicode NFC and lower case: one address, one spelling.
     pub fn parse(raw: &str) -> Result<Self, InvalidField> {
         let invalid = |why: &str| InvalidField::new("email", why);
-        let email = raw.trim().to_lowercase();
+        let email = raw.trim().nfc().collect::<String>().to_lowercase();
         if email.is_empty() {
             return Err(invalid("must not be empty"));
         }
@@ -83,6 +97,9 @@ impl Email {
         }
         if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid("must not contain spaces"));
+        }
+        if email.chars().any(is_invisible) {
+            return Err(invalid("must not contain invisible characters"));
         }
         let Some((local, domain)) = email.split_once('@') else {
             return Err(invalid("must contain an @"));
@@ -219,6 +236,21 @@ string_newtype!(Currency);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn email_is_one_spelling_and_shows_all_it_holds() {
+        // "é" composed, and "e" then a combining acute: one address.
+        let composed = Email::parse("ren\u{e9}@acme.io").unwrap();
+        let decomposed = Email::parse("rene\u{301}@acme.io").unwrap();
+        assert_eq!(composed, decomposed);
+        for hidden in [
+            "a\u{200B}b@acme.io",
+            "\u{FEFF}ab@acme.io",
+            "ab\u{202E}@acme.io",
+        ] {
+            assert!(Email::parse(hidden).is_err(), "{hidden:?}");
+        }
+    }
 
     #[test]
     fn email_is_trimmed_and_case_insensitive() {

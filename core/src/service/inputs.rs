@@ -13,11 +13,15 @@ use crate::model::{
     DEFAULT_TERM_MONTHS,
 };
 use crate::ports::MAX_TRANSACTION_ITEMS;
-use crate::types::{CompanyId, Currency, Email, LicenceType, PartnerId, Quantity};
+use crate::types::{is_invisible, CompanyId, Currency, Email, LicenceType, PartnerId, Quantity};
 
 /// Most members one allocation licenses: with the pool and the audit event
 /// they must fit one transaction, which is what makes it all or nothing.
 pub const MAX_EMAILS_PER_ALLOCATION: usize = MAX_TRANSACTION_ITEMS - 2;
+/// The largest annual fee a seat may have, in minor units (100 million in
+/// major units): with the largest quantity, every invoice line fits an i64
+/// with room to spare, so no amount saturates.
+pub const MAX_ANNUAL_FEE_MINOR: i64 = 10_000_000_000;
 /// Most licence types a company has.
 pub const MAX_LICENCE_TYPES: usize = 20;
 /// Largest page a list returns.
@@ -272,6 +276,13 @@ pub(super) fn validate_name(raw: &str, field: &str) -> Result<String, ServiceErr
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ServiceError::invalid(field, "must be 1 to 200 characters"));
     }
+    // Names reach e-mail subjects and logs: no line breaks, nothing hidden.
+    if name.chars().any(|c| c.is_control() || is_invisible(c)) {
+        return Err(ServiceError::invalid(
+            field,
+            "must not contain control or invisible characters",
+        ));
+    }
     Ok(name.to_string())
 }
 
@@ -363,10 +374,10 @@ pub(super) fn validate_company(
         if pools.iter().any(|p| p.licence_type == licence_type) {
             return Err(ServiceError::invalid(at("type"), "is listed twice"));
         }
-        if raw.annual_fee_minor < 0 {
+        if !(0..=MAX_ANNUAL_FEE_MINOR).contains(&raw.annual_fee_minor) {
             return Err(ServiceError::invalid(
                 at("annual_fee_minor"),
-                "must not be negative",
+                format!("must be between 0 and {MAX_ANNUAL_FEE_MINOR}"),
             ));
         }
         if matches!(plan, Plan::Trial { .. }) && raw.seats > 0 {
@@ -431,4 +442,46 @@ pub(super) fn validate_company(
         created_at: now,
     };
     Ok((company, pools, managers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_hold_no_line_breaks_and_nothing_hidden() {
+        assert_eq!(validate_name(" Ann Lee ", "name").unwrap(), "Ann Lee");
+        for bad in ["Ann\r\nBcc: x@y.io", "Ann\u{200B}", "\u{202E}eeL nnA"] {
+            assert!(validate_name(bad, "name").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_fee_too_large_to_invoice_is_refused() {
+        let company = |fee: i64| NewCompany {
+            name: "Acme".into(),
+            timezone: None,
+            account_manager_email: "am@vendor.io".into(),
+            min_seats_at_renewal: None,
+            plan: NewPlan::Premium {
+                term_start: "2026-04-01".into(),
+                term_months: None,
+            },
+            licence_types: vec![NewPool {
+                licence_type: "standard".into(),
+                policy: Policy::CoTerm,
+                annual_fee_minor: fee,
+                currency: "GBP".into(),
+                seats: 1,
+            }],
+            managers: Vec::new(),
+        };
+        let now = chrono::DateTime::UNIX_EPOCH;
+        assert!(validate_company(company(MAX_ANNUAL_FEE_MINOR), None, now).is_ok());
+        let refused = validate_company(company(i64::MAX), None, now).unwrap_err();
+        assert!(
+            matches!(&refused, ServiceError::Invalid(f) if f.field == "licence_types[0].annual_fee_minor"),
+            "{refused:?}"
+        );
+    }
 }

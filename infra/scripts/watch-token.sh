@@ -17,7 +17,7 @@ python3 - "$@" <<'PY'
 import base64, json, sys
 
 role, email = sys.argv[1], sys.argv[2]
-claims = {"sub": "watch-" + email, "email": email, "custom:role": role}
+claims = {"sub": "watch-" + email, "email": email, "email_verified": True, "custom:role": role}
 if len(sys.argv) > 3 and sys.argv[3]:
     claims["custom:company_id"] = sys.argv[3]
 if len(sys.argv) > 4 and sys.argv[4]:

@@ -467,9 +467,16 @@ async fn an_event_without_an_authorizer_is_401() {
     no_role.as_object_mut().map(|c| c.remove("custom:role"));
     let mut no_sub = lead(&id);
     no_sub.as_object_mut().map(|c| c.remove("sub"));
+    // An e-mail the user set and never proved is no credential either.
+    let mut unverified = lead(&id);
+    unverified["email_verified"] = json!("false");
+    let mut unproved = lead(&id);
+    unproved.as_object_mut().map(|c| c.remove("email_verified"));
     for claims in [
         no_role,
         no_sub,
+        unverified,
+        unproved,
         claims("lead@acme.io", "superuser", Some(&id), None),
         claims("not-an-email", "manager", Some(&id), None),
     ] {

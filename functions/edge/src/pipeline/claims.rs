@@ -26,6 +26,10 @@ pub fn caller_from(request: &Request) -> Result<Caller, Problem> {
     let email = claim("email")
         .and_then(|e| Email::parse(e).ok())
         .ok_or_else(|| Problem::unauthorized("the token has no valid e-mail"))?;
+    // Access follows the e-mail: one a user set but never proved is no one's.
+    if claim("email_verified") != Some("true") {
+        return Err(Problem::unauthorized("the token's e-mail is not verified"));
+    }
     let role = claim("custom:role")
         .and_then(Role::parse)
         .ok_or_else(|| Problem::unauthorized("the token carries no known role"))?;

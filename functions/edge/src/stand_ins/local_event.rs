@@ -103,6 +103,7 @@ pub fn claims(
         ("sub".to_string(), sub.to_string()),
         ("email".to_string(), email.to_string()),
         ("custom:role".to_string(), role.to_string()),
+        ("email_verified".to_string(), "true".to_string()),
     ]);
     if let Some(company) = company_id {
         claims.insert("custom:company_id".to_string(), company.to_string());

@@ -150,7 +150,8 @@ mod tests {
 
     #[test]
     fn the_claims_reach_the_pipeline_as_the_authorizer_s() {
-        let token = jwt(r#"{"sub":"u1","email":"a@b.io","custom:role":"manager"}"#);
+        let token =
+            jwt(r#"{"sub":"u1","email":"a@b.io","custom:role":"manager","email_verified":true}"#);
         let caller = crate::caller_from(&with_bearer_claims(with_bearer(&token))).unwrap();
         assert_eq!(caller.user_id, "u1");
         assert_eq!(caller.email.to_string(), "a@b.io");

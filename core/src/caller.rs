@@ -62,15 +62,26 @@ pub enum Action {
     RequestOrder,
     AssignOrder,
     CancelOrder,
+    /// Change a company's settings and licence types.
+    AdministerCompany,
+    /// Work the helpdesk queue of requested orders.
+    ReadQueue,
+    /// Read a partner's record.
+    ReadPartner,
+    /// Record partners: the vendor's side only.
+    ManagePartners,
 }
 
 impl Action {
     fn allowed(self, role: Role) -> bool {
         use Role::*;
         match self {
-            Action::CreateCompany | Action::AssignOrder => {
-                matches!(role, AccountManager | PartnerAdmin)
-            }
+            Action::CreateCompany
+            | Action::AssignOrder
+            | Action::AdministerCompany
+            | Action::ReadQueue
+            | Action::ReadPartner => matches!(role, AccountManager | PartnerAdmin),
+            Action::ManagePartners => role == AccountManager,
             Action::ReadCompany
             | Action::ManageSeats
             | Action::RequestOrder
@@ -88,6 +99,10 @@ impl Action {
             Action::RequestOrder => "request orders",
             Action::AssignOrder => "assign orders",
             Action::CancelOrder => "cancel orders",
+            Action::AdministerCompany => "change a company's settings",
+            Action::ReadQueue => "read the helpdesk queue",
+            Action::ReadPartner => "read partners",
+            Action::ManagePartners => "record partners",
         }
     }
 }

@@ -86,8 +86,14 @@ fn seats_listed(lines: &[OrderLine]) -> String {
         .join(", ")
 }
 
-/// To the account manager: a manager asked for seats.
-pub fn order_requested(base_url: &str, company: &Company, order: &Order) -> OutgoingEmail {
+/// To the account manager, copied to the partner's contact: a manager
+/// asked for seats.
+pub fn order_requested(
+    base_url: &str,
+    company: &Company,
+    order: &Order,
+    partner_contact: Option<&Email>,
+) -> OutgoingEmail {
     let currency = order.quote.currency.as_str();
     let mut lines = vec![
         format!(
@@ -114,7 +120,7 @@ pub fn order_requested(base_url: &str, company: &Company, order: &Order) -> Outg
         )
     }));
     lines.push("The invoice is computed again from the day you assign the order.".to_string());
-    email(
+    let mut email = email(
         vec![company.account_manager_email.to_string()],
         "order_requested",
         format!(
@@ -127,7 +133,50 @@ pub fn order_requested(base_url: &str, company: &Company, order: &Order) -> Outg
             "Review the order",
             company_link(base_url, company, &format!("/orders/{}", order.id)),
         ),
-    )
+    );
+    email.cc.extend(partner_contact.map(ToString::to_string));
+    email
+}
+
+/// To the account manager, copied to the partner's contact: requests
+/// waiting more than 24 hours. Each order is listed in one such e-mail.
+pub fn orders_overdue(
+    base_url: &str,
+    company: &Company,
+    orders: &[Order],
+    partner_contact: Option<&Email>,
+) -> OutgoingEmail {
+    let mut lines = vec![format!(
+        "{} order request(s) from {} have waited more than 24 hours:",
+        orders.len(),
+        company.name
+    )];
+    lines.extend(orders.iter().map(|order| {
+        format!(
+            "- {} ({}), requested on {} by {}",
+            order_words(order.kind),
+            seats_listed(&order.lines),
+            human_date(
+                order
+                    .requested_at
+                    .with_timezone(&company.timezone)
+                    .date_naive()
+            ),
+            order.requested_by.email
+        )
+    }));
+    let mut email = email(
+        vec![company.account_manager_email.to_string()],
+        "orders_overdue",
+        format!("Overdue order requests: {}", company.name),
+        &lines,
+        (
+            "Open the queue",
+            format!("{}/orders?state=requested", base_url.trim_end_matches('/')),
+        ),
+    );
+    email.cc.extend(partner_contact.map(ToString::to_string));
+    email
 }
 
 /// To the company's managers: what the assigned order did, with the
@@ -262,6 +311,7 @@ pub fn expiry_digest(
     due_on: NaiveDate,
     plan_ends: Option<NaiveDate>,
     licences: &[(Email, NaiveDate)],
+    partner_contact: Option<&Email>,
 ) -> OutgoingEmail {
     let trial = matches!(company.plan, Plan::Trial { .. });
     let what = if trial { "free trial" } else { "licence term" };
@@ -318,6 +368,7 @@ pub fn expiry_digest(
     );
     if plan_ends.is_some() {
         email.cc.push(company.account_manager_email.to_string());
+        email.cc.extend(partner_contact.map(ToString::to_string));
     }
     email
 }

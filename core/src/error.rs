@@ -46,6 +46,14 @@ pub enum ServiceError {
     AlreadyReleased { email: Email },
     #[error("a company keeps at least one manager")]
     LastManager,
+    #[error(
+        "{licence_type} is {stored}; its {field} cannot change (add a new licence type instead)"
+    )]
+    LicenceTypeConflict {
+        licence_type: LicenceType,
+        field: &'static str,
+        stored: String,
+    },
     #[error("a {kind} order does not apply to a company on a {plan} plan")]
     WrongPlan {
         kind: &'static str,
@@ -83,6 +91,7 @@ impl ServiceError {
             ServiceError::WrongLicencePolicy { .. } => "wrong_licence_policy",
             ServiceError::AlreadyReleased { .. } => "already_released",
             ServiceError::LastManager => "last_manager",
+            ServiceError::LicenceTypeConflict { .. } => "licence_type_conflict",
             ServiceError::WrongPlan { .. } => "wrong_plan",
             ServiceError::MemberExists { .. } => "member_exists",
             ServiceError::AlreadyActive { .. } => "already_active",

@@ -118,6 +118,9 @@ pub struct Query {
     pub limit: u32,
     /// The `next` of the previous page; opaque to the caller.
     pub cursor: Option<String>,
+    /// Newest first: descending sort-key order (DynamoDB's
+    /// `ScanIndexForward = false`), for lists read from their end.
+    pub descending: bool,
 }
 
 impl Query {
@@ -130,6 +133,7 @@ impl Query {
             sk_max: None,
             limit: 1000,
             cursor: None,
+            descending: false,
         }
     }
 

@@ -7,6 +7,7 @@
 //! seatkeeper-adapters' unit tests.
 
 pub mod aws;
+pub mod counting;
 pub mod emulator;
 pub mod fixtures;
 pub mod mail;

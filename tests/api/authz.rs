@@ -53,6 +53,15 @@ const MATRIX: &[(RouteName, [(u16, u16); 4])] = &[
     // Co-term seats are released, not transferred: allowed callers get that far (409).
     (RouteName::TransferLicence,      [(403, 403), (409, 404), (409, 409), (409, 404)]),
     (RouteName::RemoveMember,         [(403, 403), (204, 404), (204, 204), (204, 404)]),
+    (RouteName::UpdateCompany,        [(403, 403), (403, 403), (200, 200), (200, 404)]),
+    (RouteName::PutLicenceType,       [(403, 403), (403, 403), (201, 201), (201, 404)]),
+    (RouteName::UpdateMember,         [(403, 403), (200, 404), (200, 200), (200, 404)]),
+    // Partners are the vendor's records; each tenant's partner is recorded anew.
+    (RouteName::PutPartner,           [(403, 403), (403, 403), (201, 201), (403, 403)]),
+    (RouteName::GetPartner,           [(403, 403), (403, 403), (200, 200), (200, 404)]),
+    // No tenant in the path: each caller's queue is its own scope.
+    (RouteName::ListQueue,            [(403, 403), (403, 403), (200, 200), (200, 200)]),
+    (RouteName::ListAudit,            [(403, 403), (200, 404), (200, 200), (200, 404)]),
 ];
 
 /// The conflict an allowed caller meets on a route whose case answers 409.
@@ -346,6 +355,25 @@ impl World {
                 let email = tenant.fresh_holders.pop().expect("a fresh holder");
                 (format!("/v1/companies/{c}/members/{email}"), None)
             }
+            RouteName::UpdateCompany => (
+                format!("/v1/companies/{c}"),
+                Some(json!({"min_seats_at_renewal": 16})),
+            ),
+            RouteName::PutLicenceType => (
+                format!("/v1/companies/{c}/licence-types/extra-{tag}"),
+                Some(json!({"policy": "co_term", "annual_fee_minor": 9900, "currency": "GBP"})),
+            ),
+            RouteName::UpdateMember => (
+                format!("/v1/companies/{c}/members/learner@{domain}"),
+                Some(json!({"name": "Lynn Learner"})),
+            ),
+            RouteName::PutPartner => (
+                format!("/v1/partners/{}", tenant.partner),
+                Some(json!({"name": "Partner", "contact_email": format!("desk@{tag}.io")})),
+            ),
+            RouteName::GetPartner => (format!("/v1/partners/{}", tenant.partner), None),
+            RouteName::ListQueue => ("/v1/orders?state=requested".to_string(), None),
+            RouteName::ListAudit => (format!("/v1/companies/{c}/audit"), None),
         };
         let method = Method::from_bytes(spec.method.as_bytes()).expect("a method");
         (method, path, body)

@@ -1,53 +1,21 @@
 //! The daily expiry check over each store adapter: notices on the right
 //! local day, exactly once, a fault mid-run, and the cost as a count.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use seatkeeper_core::dates::parse_date;
 use seatkeeper_core::model::Policy;
-use seatkeeper_core::ports::{Item, ItemStore, Key, ManualClock, Page, Query, StoreError, Write};
+use seatkeeper_core::ports::ManualClock;
 use seatkeeper_core::service::{NewPlan, Settings};
 use seatkeeper_core::types::CompanyId;
 use seatkeeper_core::{Role, Seatkeeper};
+use seatkeeper_test_support::counting::CountingStore;
 use seatkeeper_test_support::fixtures::{
     self, account_manager, at, caller, date, load_company, new_company, premium,
     seed_rolling_learners, standard_pool,
 };
 use seatkeeper_test_support::mail::RecordingMailer;
 use seatkeeper_test_support::stores::Fixture;
-
-/// Counts the items every read returns: the cost of a run.
-struct CountingStore {
-    inner: Arc<dyn ItemStore>,
-    items_read: AtomicU64,
-}
-
-#[async_trait]
-impl ItemStore for CountingStore {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let item = self.inner.get(key).await?;
-        self.items_read
-            .fetch_add(u64::from(item.is_some()), Ordering::Relaxed);
-        Ok(item)
-    }
-    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        let items = self.inner.get_many(keys).await?;
-        self.items_read
-            .fetch_add(items.len() as u64, Ordering::Relaxed);
-        Ok(items)
-    }
-    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        let page = self.inner.query(query).await?;
-        self.items_read
-            .fetch_add(page.items.len() as u64, Ordering::Relaxed);
-        Ok(page)
-    }
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.inner.transact(writes).await
-    }
-}
 
 type Service = Seatkeeper<Arc<CountingStore>, Arc<ManualClock>, Arc<RecordingMailer>>;
 
@@ -59,10 +27,7 @@ struct World {
 }
 
 fn world(f: &Fixture, mailer: RecordingMailer) -> World {
-    let store = Arc::new(CountingStore {
-        inner: f.store.clone(),
-        items_read: AtomicU64::new(0),
-    });
+    let store = Arc::new(CountingStore::new(f.store.clone()));
     let clock = Arc::new(ManualClock::default());
     let mailer = Arc::new(mailer);
     let svc = Arc::new(Seatkeeper::new(
@@ -338,9 +303,9 @@ async fn reads_grow_with_what_is_due(f: Fixture) {
     let ends: Vec<(String, &str)> = ends.iter().map(|(e, d)| (e.clone(), d.as_str())).collect();
     seed_members(&w, &id, &ends).await;
     run(&w, "2026-02-09T06:00:00Z").await; // the window starts a day before
-    let before = w.store.items_read.load(Ordering::Relaxed);
+    let before = w.store.items_read();
     let report = run(&w, "2026-02-10T06:00:00Z").await;
-    let read = w.store.items_read.load(Ordering::Relaxed) - before;
+    let read = w.store.items_read() - before;
     assert_eq!(w.mailer.sent().len(), 1, "one expiry digest");
     assert!(w.mailer.sent()[0]
         .text

@@ -24,6 +24,7 @@ macro_rules! on_both_stores {
     };
 }
 
+mod admin;
 mod expiry;
 mod lifecycle;
 mod services;

@@ -470,6 +470,20 @@ async fn pagination_visits_every_item_exactly_once(f: Fixture) {
         for page in &pages[..full_pages - 1] {
             assert_eq!(page.items.len(), limit as usize, "limit {limit}");
         }
+        // Newest first: the same items, last to first, over the same pages.
+        let query = Query {
+            limit,
+            descending: true,
+            ..Query::table(&pk, "ITEM#")
+        };
+        let backwards: Vec<Item> = all_pages(&*f.store, query)
+            .await
+            .iter()
+            .flat_map(|p| p.items.clone())
+            .collect();
+        let mut reversed = items.clone();
+        reversed.reverse();
+        assert_eq!(backwards, reversed, "descending, limit {limit}");
     }
 
     for garbage in ["not a cursor", "%%%", "00ff00ff", "eyJwayI6IDF9"] {

@@ -55,6 +55,10 @@ impl OrderState {
     }
 }
 
+/// A request waits this long before the helpdesk counts it overdue (the
+/// seeds promise requests are processed within 24 hours).
+pub const OVERDUE_AFTER: chrono::Duration = chrono::Duration::hours(24);
+
 /// Who did something, as the authorizer told us.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActorRef {
@@ -134,6 +138,11 @@ impl Order {
             invoice.fill_lines();
         }
         self
+    }
+
+    /// When a request still waiting counts as overdue.
+    pub fn overdue_at(&self) -> DateTime<Utc> {
+        self.requested_at + OVERDUE_AFTER
     }
 }
 

@@ -4,9 +4,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::orders::ActorRef;
+use super::orders::{ActorRef, OrderKind};
 use crate::ports::OutgoingEmail;
-use crate::types::{CompanyId, ImportId, LicenceType};
+use crate::types::{
+    CompanyId, Currency, Email, ImportId, LicenceType, OrderId, PartnerId, Quantity,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -111,4 +113,38 @@ pub struct AuditEvent {
     pub action: String,
     pub before: serde_json::Value,
     pub after: serde_json::Value,
+}
+
+/// A partner (an MSP) as the vendor records it: who to tell about its
+/// customers' order requests and trials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partner {
+    pub id: PartnerId,
+    pub name: String,
+    pub contact_email: Email,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A requested order as the helpdesk queue lists it. Written with the
+/// order's request and deleted with its assign or cancel, in the same
+/// transactions, so the queue is read without visiting any company.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    pub company_id: CompanyId,
+    pub company_name: String,
+    pub partner_id: Option<PartnerId>,
+    pub order_id: OrderId,
+    pub kind: OrderKind,
+    pub lines: Vec<QueueLine>,
+    pub total_minor: i64,
+    pub currency: Currency,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// One line of a queued order: what is asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueLine {
+    pub licence_type: LicenceType,
+    pub quantity: Quantity,
 }

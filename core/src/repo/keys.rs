@@ -11,6 +11,9 @@
 //! | import chunk  | `C#<company>`        | `I#<import id>#R#<generation>#<n, 6 digits>` |    |               |
 //! | notice        | `C#<company>`        | `N#<dedup key>`             | while unsent: retry |               |
 //! | audit         | `C#<company>`        | `A#<time-ordered id>`       |                     |               |
+//! | order         | (while requested)    |                             | 24 h after request  |               |
+//! | partner       | `PARTNER#<partner>`  | `PARTNER`                   |                     |               |
+//! | queue entry   | `QUEUE#ALL`, `QUEUE#P#<partner>` | `<requested at>\|<company>\|<order>` |  |        |
 //! | idempotency   | `IDEM#<sub>#<key>`   | `IDEM`                      |                     |               |
 //! | run state     | `JOB#expiry-check`   | `STATE`                     |                     |               |
 //!
@@ -19,6 +22,11 @@
 //! begins. Items due on one date are spread over [`DUE_SHARDS`] partitions so
 //! one busy date is not one hot partition; the daily job range-reads every
 //! shard of the dates its window spans, so it reads what is due and no more.
+//!
+//! A requested order has one queue entry in `QUEUE#ALL` (the account
+//! managers' queue) and, when its company has a partner, one in that
+//! partner's `QUEUE#P#<partner>`: each queue is one partition read oldest
+//! first, whatever the number of companies.
 //!
 //! These strings are stored data: changing one strands every item written
 //! with the old one (`tests` below pin them byte for byte).
@@ -89,6 +97,37 @@ pub fn audit_key(company: &CompanyId) -> Key {
         company_pk(company),
         format!("{AUDIT_PREFIX}{}", uuid::Uuid::now_v7().simple()),
     )
+}
+
+pub fn partner_key(partner: &PartnerId) -> Key {
+    Key::new(format!("PARTNER#{partner}"), "PARTNER")
+}
+
+/// The helpdesk queue's partition: every requested order, or a partner's.
+pub fn queue_pk(partner: Option<&PartnerId>) -> String {
+    match partner {
+        None => "QUEUE#ALL".to_string(),
+        Some(partner) => format!("QUEUE#P#{partner}"),
+    }
+}
+
+/// The queue entries of a requested order: in the account managers' queue,
+/// and in its partner's when the company has one. The sort key starts with
+/// the request's instant (microseconds, UTC), so a queue reads oldest first.
+pub fn queue_keys(
+    partner: Option<&PartnerId>,
+    company: &CompanyId,
+    order: &OrderId,
+    requested_at: DateTime<Utc>,
+) -> Vec<Key> {
+    let sk = format!(
+        "{}|{company}|{order}",
+        requested_at.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+    );
+    std::iter::once(None)
+        .chain(partner.map(Some))
+        .map(|scope| Key::new(queue_pk(scope), sk.clone()))
+        .collect()
 }
 
 /// An `Idempotency-Key` as one caller sent it: keys are per caller, so two
@@ -251,6 +290,21 @@ mod tests {
         assert_eq!(key(idempotency_key("u1", "k-1")), "IDEM#u1#k-1/IDEM");
         assert_eq!(key(expiry_run_state_key()), "JOB#expiry-check/STATE");
         let p = PartnerId::parse("p1").unwrap();
+        assert_eq!(key(partner_key(&p)), "PARTNER#p1/PARTNER");
+        let o1 = OrderId::parse("o1").unwrap();
+        let requested_at = utc(2026, 12, 1) + chrono::Duration::microseconds(1_500_000);
+        let queued: Vec<String> = queue_keys(Some(&p), &c, &o1, requested_at)
+            .into_iter()
+            .map(key)
+            .collect();
+        assert_eq!(
+            queued,
+            [
+                "QUEUE#ALL/2026-12-01T00:00:01.500000Z|c1|o1",
+                "QUEUE#P#p1/2026-12-01T00:00:01.500000Z|c1|o1"
+            ]
+        );
+        assert_eq!(queue_keys(None, &c, &o1, requested_at).len(), 1);
         assert_eq!(
             partner_entry(&p, &c),
             IndexKey {

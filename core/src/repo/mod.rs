@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::ServiceError;
-use crate::model::{Company, Import, LicenceTerm, Member, Notice, Order, SeatPool};
+use crate::model::{Company, Import, LicenceTerm, Member, Notice, Order, OrderState, SeatPool};
 use crate::ports::{Condition, IndexKey, Item, ItemStore, Key, Query, StoreError, Write};
 use crate::types::CompanyId;
 
@@ -78,8 +78,19 @@ macro_rules! keyed_by {
 
 keyed_by! {
     SeatPool => pool_key(licence_type),
-    Order => order_key(id),
     Import => import_key(id),
+}
+
+/// A requested order falls due when it becomes overdue, so the daily run
+/// finds it for the helpdesk digest; assigned or cancelled, it leaves.
+impl Record for Order {
+    fn key(&self, company: &CompanyId) -> Key {
+        order_key(company, &self.id)
+    }
+    fn due(&self, company: &Company) -> Option<IndexKey> {
+        (self.state == OrderState::Requested)
+            .then(|| due_entry(self.overdue_at(), &self.key(&company.id)))
+    }
 }
 
 /// A notice sits in the due index on its due date until it is sent.
@@ -162,23 +173,40 @@ pub fn delete<T: Record>(company: &Company, value: &T, read_version: u64) -> Wri
     }
 }
 
+fn raw_item<T: Serialize>(
+    key: Key,
+    value: &T,
+    expires_at: Option<i64>,
+) -> Result<Item, ServiceError> {
+    let body = serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Item {
+        key,
+        version: 1,
+        body,
+        due: None,
+        partner: None,
+        expires_at,
+    })
+}
+
 /// Writes a plain JSON value under a key that must not exist yet.
 pub fn insert_raw<T: Serialize>(
     key: Key,
     value: &T,
     expires_at: Option<i64>,
 ) -> Result<Write, ServiceError> {
-    let body = serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Write::Put {
-        item: Item {
-            key,
-            version: 1,
-            body,
-            due: None,
-            partner: None,
-            expires_at,
-        },
+        item: raw_item(key, value, expires_at)?,
         condition: Condition::Absent,
+    })
+}
+
+/// Writes a plain JSON value under a key, whatever is there: for derived
+/// items (queue entries) that follow a record written conditionally.
+pub fn put_raw<T: Serialize>(key: Key, value: &T) -> Result<Write, ServiceError> {
+    Ok(Write::Put {
+        item: raw_item(key, value, None)?,
+        condition: Condition::None,
     })
 }
 
@@ -190,16 +218,12 @@ pub fn update_raw<T: Serialize>(
     read_version: u64,
     expires_at: Option<i64>,
 ) -> Result<Write, ServiceError> {
-    match insert_raw(key, value, expires_at)? {
-        Write::Put { mut item, .. } => {
-            item.version = read_version + 1;
-            Ok(Write::Put {
-                item,
-                condition: Condition::Version(read_version),
-            })
-        }
-        other => Ok(other),
-    }
+    let mut item = raw_item(key, value, expires_at)?;
+    item.version = read_version + 1;
+    Ok(Write::Put {
+        item,
+        condition: Condition::Version(read_version),
+    })
 }
 
 /// Typed reads over the store.

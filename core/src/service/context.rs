@@ -10,7 +10,9 @@ use serde::de::DeserializeOwned;
 
 use crate::caller::Caller;
 use crate::error::ServiceError;
-use crate::model::{AuditEvent, Company, CompanyStatus, Member, Notice, Plan, Policy, SeatPool};
+use crate::model::{
+    AuditEvent, Company, CompanyStatus, Member, Notice, Partner, Plan, Policy, SeatPool,
+};
 use crate::ports::{Clock, ItemStore, Mailer, OutgoingEmail, Query, Write};
 use crate::repo::{self, Stored};
 use crate::rules::{carry_into_next_term, start_due_term};
@@ -187,6 +189,19 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             Ok(write) => self.store.transact(vec![write]).await.is_ok(),
             Err(_) => false,
         }
+    }
+
+    /// Where a partner company's notices are copied: its partner's contact,
+    /// when the partner is on record.
+    pub(super) async fn partner_contact(
+        &self,
+        company: &Company,
+    ) -> Result<Option<Email>, ServiceError> {
+        let Some(partner) = &company.partner_id else {
+            return Ok(None);
+        };
+        let record = repo::load::<Partner, _>(&self.store, &repo::partner_key(partner)).await?;
+        Ok(record.map(|r| r.value.contact_email))
     }
 
     /// Loads a company the caller may act on; any other answers 404.

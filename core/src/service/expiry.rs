@@ -1,6 +1,7 @@
 //! The daily expiry check: what fell due since the last run, found through
 //! the due index (never a scan), turned into one reminder digest and one
-//! expiry digest per company and due date, each sent exactly once.
+//! expiry digest per company and due date, and one digest of the order
+//! requests that became overdue, each sent exactly once.
 //!
 //! How a run reads only what is due: every due-index entry is keyed by the
 //! instant its company-local day begins (`repo::due_entry`), so a run reads
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::dates::NoticeKind;
 use crate::emails;
 use crate::error::ServiceError;
-use crate::model::{Company, Member, Notice};
+use crate::model::{Company, Member, Notice, Order, OrderState};
 use crate::ports::{Clock, Item, ItemStore, Mailer, StoreError};
 use crate::repo::{self, Stored, DUE_SHARDS};
 use crate::types::Email;
@@ -73,6 +74,8 @@ struct Digest {
 struct Found {
     company_due: bool,
     members: Vec<Member>,
+    /// Requests whose 24 hours ran out in the window.
+    orders: Vec<Order>,
     pending: Vec<Stored<Notice>>,
 }
 
@@ -212,21 +215,48 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                     .push((member.email, ends_on));
             }
         }
+        let now = self.clock().now();
+        // Still waiting: an order assigned since it was indexed owes nothing.
+        let mut overdue: Vec<Order> = found
+            .orders
+            .into_iter()
+            .filter(|o| o.state == OrderState::Requested && o.overdue_at() <= now)
+            .collect();
+        overdue.sort_by(|a, b| (a.requested_at, &a.id).cmp(&(b.requested_at, &b.id)));
+        let needs_partner = !overdue.is_empty() || digests.values().any(|d| d.plan_ends.is_some());
+        let partner_contact = if needs_partner {
+            self.partner_contact(&company).await?
+        } else {
+            None
+        };
+        let base_url = &self.settings().app_base_url;
+        let mut owed = Vec::new();
         for ((kind, due_on), digest) in digests {
             let email = emails::expiry_digest(
-                &self.settings().app_base_url,
+                base_url,
                 &company,
                 kind,
                 due_on,
                 digest.plan_ends,
                 &digest.licences,
+                partner_contact.as_ref(),
             );
+            owed.push((format!("{}#{due_on}", kind.as_str()), due_on, email));
+        }
+        // An order falls due once, in one run's window: keyed by its oldest
+        // order, a repeated run of that window sends the digest once.
+        if let Some(oldest) = overdue.first() {
+            let email =
+                emails::orders_overdue(base_url, &company, &overdue, partner_contact.as_ref());
+            owed.push((format!("orders_overdue#{}", oldest.id), today, email));
+        }
+        for (dedup_key, due_on, email) in owed {
             let notice = Notice {
-                dedup_key: format!("{}#{due_on}", kind.as_str()),
+                dedup_key,
                 company_id: company.id.clone(),
                 kind: email.kind.clone(),
                 due_on,
-                retry_at: self.clock().now(),
+                retry_at: now,
                 email,
                 claimed_until: None,
                 sent_at: None,
@@ -364,6 +394,9 @@ fn classify(item: Item, found: &mut BTreeMap<String, Found>) -> Result<(), Servi
         entry
             .members
             .push(serde_json::from_str(&item.body).map_err(corrupt)?);
+    } else if item.key.sk.starts_with(repo::ORDER_PREFIX) {
+        let order: Order = serde_json::from_str(&item.body).map_err(corrupt)?;
+        entry.orders.push(order.with_lines());
     } else if item.key.sk.starts_with(repo::NOTICE_PREFIX) {
         let value = serde_json::from_str(&item.body).map_err(corrupt)?;
         entry.pending.push(Stored {

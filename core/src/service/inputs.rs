@@ -305,6 +305,64 @@ pub(super) fn parse_emails(raw: &[String]) -> Result<Vec<Email>, ServiceError> {
     Ok(emails)
 }
 
+pub(super) fn parse_timezone(raw: &str) -> Result<Tz, ServiceError> {
+    raw.parse().map_err(|_| {
+        ServiceError::invalid(
+            "timezone",
+            "must be an IANA time zone such as Europe/London",
+        )
+    })
+}
+
+pub(super) fn validate_fee(annual_fee_minor: i64, field: &str) -> Result<(), ServiceError> {
+    if (0..=MAX_ANNUAL_FEE_MINOR).contains(&annual_fee_minor) {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(
+            field,
+            format!("must be between 0 and {MAX_ANNUAL_FEE_MINOR}"),
+        ))
+    }
+}
+
+/// The smallest and largest minimum account size a company may be given.
+pub const MIN_SEATS_AT_RENEWAL_RANGE: std::ops::RangeInclusive<u32> = 1..=Quantity::MAX;
+
+/// `PATCH /v1/companies/{c}`: the settings to change; absent ones stay.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyChanges {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub account_manager_email: Option<String>,
+    pub min_seats_at_renewal: Option<u32>,
+}
+
+/// `PUT …/licence-types/{t}`: a new type, or the fee of orders from now on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceTypeSettings {
+    pub policy: Policy,
+    pub annual_fee_minor: i64,
+    pub currency: String,
+}
+
+/// `PATCH …/members/{email}`: a new name or role; absent ones stay.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberChanges {
+    pub name: Option<String>,
+    pub role: Option<MemberRole>,
+}
+
+/// `PUT /v1/partners/{p}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerSettings {
+    pub name: String,
+    pub contact_email: String,
+}
+
 pub(super) type ValidCompany = (Company, Vec<SeatPool>, Vec<(Email, String)>);
 
 pub(super) fn validate_company(
@@ -315,12 +373,7 @@ pub(super) fn validate_company(
     let name = validate_name(&input.name, "name")?;
     let timezone: Tz = match input.timezone.as_deref() {
         None => chrono_tz::Europe::London,
-        Some(raw) => raw.parse().map_err(|_| {
-            ServiceError::invalid(
-                "timezone",
-                "must be an IANA time zone such as Europe/London",
-            )
-        })?,
+        Some(raw) => parse_timezone(raw)?,
     };
     let account_manager_email =
         Email::parse(&input.account_manager_email).map_err(|e| e.at("account_manager_email"))?;
@@ -374,12 +427,7 @@ pub(super) fn validate_company(
         if pools.iter().any(|p| p.licence_type == licence_type) {
             return Err(ServiceError::invalid(at("type"), "is listed twice"));
         }
-        if !(0..=MAX_ANNUAL_FEE_MINOR).contains(&raw.annual_fee_minor) {
-            return Err(ServiceError::invalid(
-                at("annual_fee_minor"),
-                format!("must be between 0 and {MAX_ANNUAL_FEE_MINOR}"),
-            ));
-        }
+        validate_fee(raw.annual_fee_minor, &at("annual_fee_minor"))?;
         if matches!(plan, Plan::Trial { .. }) && raw.seats > 0 {
             return Err(ServiceError::invalid(
                 at("seats"),

@@ -16,6 +16,7 @@ use crate::types::{LicenceType, OrderId, Quantity};
 
 use super::context::{Seatkeeper, Tenant};
 use super::inputs::{list_filter, OrderRequest};
+use super::queue::queue_writes;
 use super::views::{Assignment, ListPage, OrderQuote, PoolView};
 
 impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
@@ -56,7 +57,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         caller.require(Action::RequestOrder)?;
         let lines = request.lines()?;
         let tenant = self.tenant(caller, company_id).await?;
-        let (kind, quotes) = price_lines(&tenant, request.kind, &lines, tenant.today)?;
+        let (kind, quotes) = price_lines(&tenant, request.kind, &lines, tenant.today, &[])?;
         Ok(OrderQuote::new(kind, quotes, tenant.today))
     }
 
@@ -75,7 +76,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         }
         let lines = input.lines()?;
         let tenant = self.tenant(caller, company_id).await?;
-        let (kind, quotes) = price_lines(&tenant, input.kind, &lines, tenant.today)?;
+        let (kind, quotes) = price_lines(&tenant, input.kind, &lines, tenant.today, &[])?;
         let company = &tenant.company.value;
         let co_term_renewal =
             kind == OrderKind::Renewal && tenant.pool(&lines[0].0)?.value.policy == Policy::CoTerm;
@@ -109,10 +110,17 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             invoice: None,
         };
         let company = &tenant.company.value;
-        let email = emails::order_requested(&self.settings().app_base_url, company, &order);
+        let partner_contact = self.partner_contact(company).await?;
+        let email = emails::order_requested(
+            &self.settings().app_base_url,
+            company,
+            &order,
+            partner_contact.as_ref(),
+        );
         let (notice_write, notice) =
             self.notice(company, format!("order_requested#{}", order.id), email)?;
-        let writes = vec![
+        let mut writes = queue_writes(company, &order, true)?;
+        writes.extend([
             repo::insert(&tenant.company.value, &order)?,
             notice_write,
             self.audit(
@@ -122,7 +130,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 serde_json::Value::Null,
                 serde_json::to_value(&order).unwrap_or_default(),
             )?,
-        ];
+        ]);
         self.store().transact(writes).await?;
         self.deliver(company, notice, 1).await;
         Ok(order)
@@ -226,7 +234,21 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 .iter()
                 .map(|l| (l.licence_type.clone(), l.quantity))
                 .collect();
-            let (kind, quotes) = price_lines(&tenant, Some(order.value.kind), &lines, actioned_on)?;
+            // Billed at the fees quoted when it was requested: a fee set
+            // since applies to orders requested from then on.
+            let fees: Vec<_> = order
+                .value
+                .lines
+                .iter()
+                .map(|l| (l.licence_type.clone(), l.quote.annual_fee_minor))
+                .collect();
+            let (kind, quotes) = price_lines(
+                &tenant,
+                Some(order.value.kind),
+                &lines,
+                actioned_on,
+                &fees,
+            )?;
             let mut next = company.clone();
             let mut pools = tenant.pool_values();
             apply_order(&mut next, &mut pools, kind, &lines, actioned_on, &order.value.id);
@@ -239,6 +261,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             order.value.assigned_at = Some(self.clock().now());
             order.value.invoice = Some(invoice.clone());
             let mut writes = vec![repo::update(company, &order.value, order.version)?];
+            writes.extend(queue_writes(company, &order.value, false)?);
             writes.extend(tenant.changes(&next, &pools)?);
             let after = serde_json::json!({"order": order.value, "pools": pools, "plan": next.plan, "next_term": next.next_term});
             writes.push(self.audit(caller, &next, "order.assign", before, after)?);
@@ -300,16 +323,18 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             order.value.state = OrderState::Cancelled;
             order.value.cancelled_by = Some(caller.actor());
             order.value.cancelled_at = Some(self.clock().now());
-            let writes = vec![
-                repo::update(&tenant.company.value, &order.value, order.version)?,
+            let company = &tenant.company.value;
+            let mut writes = queue_writes(company, &order.value, false)?;
+            writes.extend([
+                repo::update(company, &order.value, order.version)?,
                 self.audit(
                     caller,
-                    &tenant.company.value,
+                    company,
                     "order.cancel",
                     before,
                     serde_json::to_value(&order.value).unwrap_or_default(),
                 )?,
-            ];
+            ]);
             self.store().transact(writes).await?;
             Ok(order.value)
         })
@@ -318,20 +343,27 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
 }
 
 /// The kind an order takes, and the price of each line as of `as_of`,
-/// after the order rules.
+/// after the order rules. `fees` names the annual fee of a type where it is
+/// not the pool's current one (an order requested before a fee change).
 fn price_lines(
     tenant: &Tenant,
     kind: Option<OrderKind>,
     lines: &[(LicenceType, Quantity)],
     as_of: NaiveDate,
+    fees: &[(LicenceType, i64)],
 ) -> Result<(OrderKind, Vec<Quote>), ServiceError> {
     let company = &tenant.company.value;
     let kind = kind.unwrap_or_else(|| default_kind(company, tenant.today));
     let pools = tenant.pool_values();
-    let mut priced = Vec::with_capacity(lines.len());
+    let mut at_fee = Vec::with_capacity(lines.len());
     for (licence_type, quantity) in lines {
-        priced.push((&tenant.pool(licence_type)?.value, *quantity));
+        let mut pool = tenant.pool(licence_type)?.value.clone();
+        if let Some((_, fee)) = fees.iter().find(|(t, _)| t == licence_type) {
+            pool.annual_fee_minor = *fee;
+        }
+        at_fee.push((pool, *quantity));
     }
+    let priced: Vec<_> = at_fee.iter().map(|(pool, q)| (pool, *q)).collect();
     check_order(company, &pools, kind, &priced)?;
     let quotes = priced
         .iter()

@@ -208,7 +208,11 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         .await
     }
 
-    async fn member(&self, tenant: &Tenant, email: &Email) -> Result<Stored<Member>, ServiceError> {
+    pub(super) async fn member(
+        &self,
+        tenant: &Tenant,
+        email: &Email,
+    ) -> Result<Stored<Member>, ServiceError> {
         repo::load(self.store(), &repo::member_key(tenant.id(), email))
             .await?
             .ok_or(ServiceError::NotFound { what: "member" })

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::model::{
     Company, CompanyStatus, Invoice, LicenceStatus, Member, MemberRole, Order, OrderKind, Plan,
-    Policy, Quote, SeatPool,
+    Policy, QueueEntry, Quote, SeatPool,
 };
 use crate::types::{Currency, Email, LicenceType};
 
@@ -183,4 +183,13 @@ impl OrderQuote {
 pub struct Allocated {
     pub allocated: Vec<Email>,
     pub pool: PoolView,
+}
+
+/// A requested order in the helpdesk queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueuedOrder {
+    #[serde(flatten)]
+    pub entry: QueueEntry,
+    /// Requested more than 24 hours ago.
+    pub overdue: bool,
 }

@@ -76,6 +76,11 @@ async fn route(app: &App, call: &Call) -> Outcome {
                     .await?,
             )
         }
+        RouteName::UpdateMember => Reply::ok(
+            service
+                .update_member(&call.caller, company, &call.param(1), call.json()?)
+                .await?,
+        ),
         RouteName::RemoveMember => {
             service
                 .remove_member(&call.caller, company, &call.param(1))

@@ -48,6 +48,13 @@ pub enum RouteName {
     ReleaseLicence,
     TransferLicence,
     RemoveMember,
+    UpdateCompany,
+    PutLicenceType,
+    UpdateMember,
+    PutPartner,
+    GetPartner,
+    ListQueue,
+    ListAudit,
 }
 
 macro_rules! routes {
@@ -192,6 +199,55 @@ routes![
         ALLOCATE,
         RemoveMember,
         Some(Action::ManageSeats)
+    ),
+    (
+        "PATCH",
+        "/v1/companies/{c}",
+        ADMIN_API,
+        UpdateCompany,
+        Some(Action::AdministerCompany)
+    ),
+    (
+        "PUT",
+        "/v1/companies/{c}/licence-types/{t}",
+        ADMIN_API,
+        PutLicenceType,
+        Some(Action::AdministerCompany)
+    ),
+    (
+        "PATCH",
+        "/v1/companies/{c}/members/{email}",
+        ALLOCATE,
+        UpdateMember,
+        Some(Action::ManageSeats)
+    ),
+    (
+        "PUT",
+        "/v1/partners/{p}",
+        ADMIN_API,
+        PutPartner,
+        Some(Action::ManagePartners)
+    ),
+    (
+        "GET",
+        "/v1/partners/{p}",
+        READ_API,
+        GetPartner,
+        Some(Action::ReadPartner)
+    ),
+    (
+        "GET",
+        "/v1/orders",
+        READ_API,
+        ListQueue,
+        Some(Action::ReadQueue)
+    ),
+    (
+        "GET",
+        "/v1/companies/{c}/audit",
+        READ_API,
+        ListAudit,
+        Some(Action::ReadCompany)
     ),
 ];
 

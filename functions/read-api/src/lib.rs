@@ -1,4 +1,5 @@
-//! `read-api`: Reads: companies, a partner's companies, members, orders, and `GET /v1/access`.
+//! `read-api`: Reads: companies, partners, members, orders, the helpdesk
+//! queue, the audit trail, and `GET /v1/access`.
 
 use seatkeeper_edge::routes::{RouteName, READ_API};
 use seatkeeper_edge::{App, Call, Outcome, Problem, Reply};
@@ -39,6 +40,13 @@ async fn route(app: &App, call: &Call) -> Outcome {
         }
         RouteName::GetImport => Reply::ok(service.get_import(caller, id, &call.param(1)).await?),
         RouteName::Access => Reply::ok(service.access(caller).await?),
+        RouteName::GetPartner => Reply::ok(service.get_partner(caller, id).await?),
+        RouteName::ListQueue => Reply::ok(
+            service
+                .list_queue(caller, call.query("state"), cursor, limit)
+                .await?,
+        ),
+        RouteName::ListAudit => Reply::ok(service.list_audit(caller, id, cursor, limit).await?),
         _ => Err(Problem::not_found()),
     }
 }

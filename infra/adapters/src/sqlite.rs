@@ -255,6 +255,7 @@ fn run_query(conn: &Connection, query: &Query, after: Option<Cursor>) -> Result<
         upper.is_some(),
         (query.sk_min.is_some(), query.sk_max.is_some()),
         after.as_ref(),
+        query.descending,
     );
     let (after_sk, after_pk, after_item_sk) = match &after {
         None => (None, None, None),
@@ -306,14 +307,26 @@ fn query_sql(
     bounded: bool,
     range: (bool, bool),
     after: Option<&Cursor>,
+    descending: bool,
 ) -> String {
     // The primary key is always the last tie-breaker, so that index entries
     // with equal sort keys still have one order to resume in.
-    let (pk_col, sk_col, order) = match index {
-        None => ("pk", "sk", "sk"),
-        Some(Index::Due) => ("gsi1pk", "gsi1sk", "gsi1sk, pk, sk"),
-        Some(Index::Partner) => ("gsi2pk", "gsi2sk", "gsi2sk, pk, sk"),
+    let (pk_col, sk_col, columns): (_, _, &[&str]) = match index {
+        None => ("pk", "sk", &["sk"]),
+        Some(Index::Due) => ("gsi1pk", "gsi1sk", &["gsi1sk", "pk", "sk"]),
+        Some(Index::Partner) => ("gsi2pk", "gsi2sk", &["gsi2sk", "pk", "sk"]),
     };
+    let (direction, past) = if descending {
+        (" DESC", "<")
+    } else {
+        ("", ">")
+    };
+    let tuple = columns.join(", ");
+    let order = columns
+        .iter()
+        .map(|c| format!("{c}{direction}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     // A prefix is a range, [prefix, successor), so the index serves it.
     let mut sql = format!("SELECT {COLUMNS} FROM items WHERE {pk_col} = ?1 AND {sk_col} >= ?2");
     if bounded {
@@ -333,8 +346,8 @@ fn query_sql(
     });
     match after {
         None => {}
-        Some(Cursor::Table { .. }) => sql.push_str(" AND sk > ?4"),
-        Some(Cursor::Index { .. }) => sql.push_str(&format!(" AND ({order}) > (?4, ?5, ?6)")),
+        Some(Cursor::Table { .. }) => sql.push_str(&format!(" AND sk {past} ?4")),
+        Some(Cursor::Index { .. }) => sql.push_str(&format!(" AND ({tuple}) {past} (?4, ?5, ?6)")),
     }
     sql.push_str(&format!(" ORDER BY {order} LIMIT ?7"));
     sql
@@ -616,8 +629,13 @@ mod tests {
                 (true, (false, false)),
                 (false, (true, true)),
             ] {
-                for after in [None, Some(cursor)] {
-                    let sql = query_sql(index, bounded, range, after);
+                for (after, descending) in [
+                    (None, false),
+                    (Some(cursor), false),
+                    (None, true),
+                    (Some(cursor), true),
+                ] {
+                    let sql = query_sql(index, bounded, range, after, descending);
                     let mut stmt = conn
                         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
                         .expect("prepare");

@@ -22,6 +22,15 @@ impl Reply {
         Self::with_status(StatusCode::CREATED, value)
     }
 
+    /// A `PUT`'s answer: 201 when it made the resource, 200 when it changed it.
+    pub fn created_or_ok(created: bool, value: impl Serialize) -> Result<Self, Problem> {
+        if created {
+            Self::created(value)
+        } else {
+            Self::ok(value)
+        }
+    }
+
     /// 204: done, nothing to say.
     pub fn no_content() -> Result<Self, Problem> {
         Ok(Self {

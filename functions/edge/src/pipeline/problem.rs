@@ -140,6 +140,14 @@ impl From<ServiceError> for Problem {
                 conflict("Already released").with("email", email.as_str())
             }
             ServiceError::LastManager => conflict("The last manager"),
+            ServiceError::LicenceTypeConflict {
+                licence_type,
+                field,
+                stored,
+            } => conflict("The licence type is set")
+                .with("licence_type", licence_type.as_str())
+                .with("field", *field)
+                .with("stored", stored.as_str()),
             ServiceError::WrongPlan { .. } => conflict("The order does not fit the plan"),
             ServiceError::ImportNotPreviewed { status } => {
                 conflict("The import is not previewed").with("import_status", status.as_str())

@@ -187,6 +187,7 @@ impl ItemStore for DynamoStore {
             // that `next` is None on the last page, as on SQLite.
             .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start)
+            .scan_index_forward(!query.descending)
             // Indexes cannot be read consistently; DynamoDB rejects the flag.
             .consistent_read(spec.is_none());
         // The range's lower end: the prefix or `sk_min`, whichever is later.

@@ -129,6 +129,28 @@ impl TestApp {
             .await
     }
 
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(reqwest::Method::PATCH, path, Some(token), Some(&body), None)
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(reqwest::Method::PUT, path, Some(token), Some(&body), None)
+            .await
+    }
+
+    /// Runs the daily expiry check as of the server's clock.
+    pub async fn run_daily_check(&self) -> Answer {
+        self.send(
+            reqwest::Method::POST,
+            "/local/run-expiry-check",
+            None,
+            None,
+            None,
+        )
+        .await
+    }
+
     /// A POST with an `Idempotency-Key`.
     pub async fn post_keyed(&self, path: &str, token: &str, body: &Value, key: &str) -> Answer {
         self.send(

@@ -2,6 +2,7 @@
 //! edge's promises, the authorisation matrix), and each function's handler
 //! fed real API Gateway events directly.
 
+mod admin;
 mod authz;
 mod handlers;
 mod helpers;

@@ -1,6 +1,6 @@
 //! What every use case shares: the service and its ports, the tenant a
 //! request acts on, and the writes that go with any change (audit events,
-//! notices) and the retry loop for optimistic races.
+//! notices, helpdesk queue entries) and the retry loop for optimistic races.
 
 use std::future::Future;
 use std::time::Duration;
@@ -11,9 +11,10 @@ use serde::de::DeserializeOwned;
 use crate::caller::Caller;
 use crate::error::ServiceError;
 use crate::model::{
-    AuditEvent, Company, CompanyStatus, Member, Notice, Partner, Plan, Policy, SeatPool,
+    AuditEvent, Company, CompanyStatus, Member, Notice, Order, Partner, Plan, Policy, QueueEntry,
+    QueueLine, SeatPool,
 };
-use crate::ports::{Clock, ItemStore, Mailer, OutgoingEmail, Query, Write};
+use crate::ports::{Clock, Condition, ItemStore, Mailer, OutgoingEmail, Query, Write};
 use crate::repo::{self, Stored};
 use crate::rules::{carry_into_next_term, start_due_term};
 use crate::types::{CompanyId, Email, LicenceType};
@@ -338,4 +339,52 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         }
         Err(ServiceError::Busy)
     }
+}
+
+/// The writes that put a requested order in the queue, or (`queued`
+/// false) take it out: to go in the transaction that changes its state.
+pub(super) fn queue_writes(
+    company: &Company,
+    order: &Order,
+    queued: bool,
+) -> Result<Vec<Write>, ServiceError> {
+    let keys = repo::queue_keys(
+        company.partner_id.as_ref(),
+        &company.id,
+        &order.id,
+        order.requested_at,
+    );
+    if !queued {
+        return Ok(keys
+            .into_iter()
+            .map(|key| Write::Delete {
+                key,
+                condition: Condition::None,
+            })
+            .collect());
+    }
+    let entry = QueueEntry {
+        company_id: company.id.clone(),
+        company_name: company.name.clone(),
+        partner_id: company.partner_id.clone(),
+        order_id: order.id.clone(),
+        kind: order.kind,
+        lines: order
+            .lines
+            .iter()
+            .map(|l| QueueLine {
+                licence_type: l.licence_type.clone(),
+                quantity: l.quantity,
+            })
+            .collect(),
+        total_minor: order.total_minor,
+        currency: order.quote.currency.clone(),
+        requested_by: order.requested_by.email.clone(),
+        requested_at: order.requested_at,
+    };
+    // Unconditional: a rename rewrites entries in place, and the order's own
+    // conditional write is what serialises changes to it.
+    keys.into_iter()
+        .map(|key| repo::put_raw(key, &entry))
+        .collect()
 }

@@ -14,9 +14,8 @@ use crate::repo::{self, Stored};
 use crate::rules::{apply_order, check_order, default_kind, ensure_renews_open_term};
 use crate::types::{LicenceType, OrderId, Quantity};
 
-use super::context::{Seatkeeper, Tenant};
+use super::context::{queue_writes, Seatkeeper, Tenant};
 use super::inputs::{list_filter, OrderRequest};
-use super::queue::queue_writes;
 use super::views::{Assignment, ListPage, OrderQuote, PoolView};
 
 impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {

@@ -4,61 +4,13 @@
 
 use crate::caller::{Action, Caller, Role};
 use crate::error::ServiceError;
-use crate::model::{Company, Order, OrderState, QueueEntry, QueueLine};
+use crate::model::{Company, Order, OrderState, QueueEntry};
 use crate::ports::{Clock, Condition, ItemStore, Mailer, Query, Write, MAX_TRANSACTION_ITEMS};
 use crate::repo::{self, Stored};
 
-use super::context::Seatkeeper;
+use super::context::{queue_writes, Seatkeeper};
 use super::inputs::{list_filter, page_limit};
 use super::views::{ListPage, QueuedOrder};
-
-/// The writes that put a requested order in the queue, or (`queued`
-/// false) take it out: to go in the transaction that changes its state.
-pub(super) fn queue_writes(
-    company: &Company,
-    order: &Order,
-    queued: bool,
-) -> Result<Vec<Write>, ServiceError> {
-    let keys = repo::queue_keys(
-        company.partner_id.as_ref(),
-        &company.id,
-        &order.id,
-        order.requested_at,
-    );
-    if !queued {
-        return Ok(keys
-            .into_iter()
-            .map(|key| Write::Delete {
-                key,
-                condition: Condition::None,
-            })
-            .collect());
-    }
-    let entry = QueueEntry {
-        company_id: company.id.clone(),
-        company_name: company.name.clone(),
-        partner_id: company.partner_id.clone(),
-        order_id: order.id.clone(),
-        kind: order.kind,
-        lines: order
-            .lines
-            .iter()
-            .map(|l| QueueLine {
-                licence_type: l.licence_type.clone(),
-                quantity: l.quantity,
-            })
-            .collect(),
-        total_minor: order.total_minor,
-        currency: order.quote.currency.clone(),
-        requested_by: order.requested_by.email.clone(),
-        requested_at: order.requested_at,
-    };
-    // Unconditional: a rename rewrites entries in place, and the order's own
-    // conditional write is what serialises changes to it.
-    keys.into_iter()
-        .map(|key| repo::put_raw(key, &entry))
-        .collect()
-}
 
 impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     /// `GET /v1/orders?state=requested`: an account manager's queue holds

@@ -302,17 +302,33 @@ pub fn order_assigned(
     )
 }
 
-/// To the managers (the account manager copied for trials and terms): what
-/// ends on or within 72 hours of `due_on`, in one e-mail.
+/// One e-mail of an expiry digest: what ends (or ended) for a company on
+/// one day. A long list of licences is told in `parts` e-mails.
+pub struct ExpiryDigest<'a> {
+    pub kind: NoticeKind,
+    pub due_on: NaiveDate,
+    /// The trial's or term's end, when it is what ends.
+    pub plan_ends: Option<NaiveDate>,
+    pub licences: &'a [(Email, NaiveDate)],
+    /// This e-mail's number and how many the digest takes, from 1.
+    pub part: (usize, usize),
+}
+
+/// To the managers (the account manager and the partner's contact copied
+/// for trials and terms): what ends on or within 72 hours of `due_on`.
 pub fn expiry_digest(
     base_url: &str,
     company: &Company,
-    kind: NoticeKind,
-    due_on: NaiveDate,
-    plan_ends: Option<NaiveDate>,
-    licences: &[(Email, NaiveDate)],
+    digest: &ExpiryDigest<'_>,
     partner_contact: Option<&Email>,
 ) -> OutgoingEmail {
+    let ExpiryDigest {
+        kind,
+        due_on,
+        plan_ends,
+        licences,
+        part: (part, parts),
+    } = *digest;
     let trial = matches!(company.plan, Plan::Trial { .. });
     let what = if trial { "free trial" } else { "licence term" };
     let ends = kind.ends_on(due_on);
@@ -351,10 +367,13 @@ pub fn expiry_digest(
     } else {
         ("/renew", "Renew licences")
     };
-    let subject = match kind {
+    let mut subject = match kind {
         NoticeKind::Reminder => format!("{}: licences end on {}", company.name, human_date(ends)),
         NoticeKind::Expiry => format!("{}: licences ended on {}", company.name, human_date(ends)),
     };
+    if parts > 1 {
+        subject.push_str(&format!(" ({part} of {parts})"));
+    }
     let mut email = email(
         company
             .manager_emails

@@ -314,6 +314,61 @@ async fn reads_grow_with_what_is_due(f: Fixture) {
     assert!(read as f64 <= 1.1 * 200.0, "read {read} items for 200 due");
 }
 
+/// 10 000 rolling licences end on one day (what a big CSV renewal makes):
+/// the reminder comes in parts small enough for one store item each, and
+/// a second company due that day gets its own.
+async fn a_day_of_thousands_of_licences_is_told_in_parts(f: Fixture) {
+    let w = world(&f, RecordingMailer::default());
+    w.clock.set_now(at("2026-01-01T09:00:00Z"));
+    let big = rolling_company(&w, "2026-01-01").await;
+    let small = rolling_company(&w, "2026-01-01").await;
+    let many: Vec<(String, &str)> = (0..10_000)
+        .map(|i| (format!("learner{i:05}@big.io"), "2026-02-10"))
+        .collect();
+    seed_members(&w, &big, &many).await;
+    let few: Vec<(String, &str)> = (0..3)
+        .map(|i| (format!("learner{i}@small.io"), "2026-02-10"))
+        .collect();
+    seed_members(&w, &small, &few).await;
+    run(&w, "2026-02-06T06:00:00Z").await;
+    let report = run(&w, "2026-02-07T06:00:00Z").await;
+    assert!(
+        report.complete && report.companies_failed.is_empty(),
+        "{report:?}"
+    );
+    let sent = w.mailer.sent();
+    let big_parts: Vec<_> = sent.iter().filter(|m| m.text.contains("@big.io")).collect();
+    assert_eq!(big_parts.len(), 20, "500 licences to an e-mail");
+    let listed: usize = big_parts
+        .iter()
+        .map(|m| {
+            m.text
+                .lines()
+                .filter(|l| l.starts_with("- learner"))
+                .count()
+        })
+        .sum();
+    assert_eq!(listed, 10_000, "each licence listed once");
+    assert!(
+        big_parts[0].subject.ends_with("(1 of 20)"),
+        "{}",
+        big_parts[0].subject
+    );
+    assert!(big_parts
+        .iter()
+        .all(|m| m.text.len() + m.html.len() < 100_000));
+    let small_parts: Vec<_> = sent
+        .iter()
+        .filter(|m| m.text.contains("@small.io"))
+        .collect();
+    assert_eq!(small_parts.len(), 1);
+    assert!(small_parts[0]
+        .text
+        .contains("3 user licence(s) end on 10 February 2026"));
+    run(&w, "2026-02-07T18:00:00Z").await;
+    assert_eq!(w.mailer.sent().len(), 21, "none twice");
+}
+
 on_both_stores!(
     trial_reminder_then_expiry,
     member_digests_by_date,
@@ -321,4 +376,5 @@ on_both_stores!(
     repeated_and_concurrent_runs_send_once,
     a_throttled_send_is_retried_next_run,
     reads_grow_with_what_is_due,
+    a_day_of_thousands_of_licences_is_told_in_parts,
 );

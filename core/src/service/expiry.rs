@@ -37,6 +37,10 @@ pub const CLAIM_LEASE_MINUTES: i64 = 15;
 const REMINDER_LEAD: Duration = Duration::hours(72);
 /// Local midnights move by up to an hour with DST; read that much wider.
 const DST_SLACK: Duration = Duration::hours(1);
+/// Most licences one digest lists: a notice is one store item, and
+/// DynamoDB's items hold at most 400 KB, so a day on which thousands of
+/// licences end is told in as many e-mails as it takes.
+pub const MAX_LICENCES_PER_DIGEST: usize = 500;
 /// A first run, with no record of a previous one, looks back this far.
 const FIRST_RUN_LOOKBACK: Duration = Duration::days(1);
 
@@ -53,6 +57,10 @@ pub struct ExpiryReport {
     pub skipped: u64,
     /// Sends that failed; left for the next run.
     pub failed: u64,
+    /// Companies whose notices could not be worked out or claimed, each
+    /// with why (the function logs the report); the others were served,
+    /// and the next run tries these again.
+    pub companies_failed: Vec<String>,
     /// False when the run stopped for its deadline; the next run goes on.
     pub complete: bool,
 }
@@ -121,7 +129,12 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 report.complete = false;
                 break;
             }
-            self.handle_company(&pk, due, &mut report).await?;
+            // One company's failure must not starve the rest: the run goes
+            // on, and does not move its mark, so the next run retries it.
+            if let Err(error) = self.handle_company(&pk, due, &mut report).await {
+                report.companies_failed.push(format!("{pk}: {error}"));
+                report.complete = false;
+            }
         }
         if report.complete {
             self.save_state(state, now).await?;
@@ -232,16 +245,30 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         let base_url = &self.settings().app_base_url;
         let mut owed = Vec::new();
         for ((kind, due_on), digest) in digests {
-            let email = emails::expiry_digest(
-                base_url,
-                &company,
-                kind,
-                due_on,
-                digest.plan_ends,
-                &digest.licences,
-                partner_contact.as_ref(),
-            );
-            owed.push((format!("{}#{due_on}", kind.as_str()), due_on, email));
+            let parts: Vec<&[(Email, NaiveDate)]> = if digest.licences.is_empty() {
+                vec![&[]]
+            } else {
+                digest.licences.chunks(MAX_LICENCES_PER_DIGEST).collect()
+            };
+            let count = parts.len();
+            for (n, licences) in parts.into_iter().enumerate() {
+                let part = emails::ExpiryDigest {
+                    kind,
+                    due_on,
+                    // The plan's end is told once, in the first part.
+                    plan_ends: digest.plan_ends.filter(|_| n == 0),
+                    licences,
+                    part: (n + 1, count),
+                };
+                let email =
+                    emails::expiry_digest(base_url, &company, &part, partner_contact.as_ref());
+                // The first part keeps the key a single digest always had.
+                let dedup_key = match n {
+                    0 => format!("{}#{due_on}", kind.as_str()),
+                    n => format!("{}#{due_on}#{}", kind.as_str(), n + 1),
+                };
+                owed.push((dedup_key, due_on, email));
+            }
         }
         // An order falls due once, in one run's window: keyed by its oldest
         // order, a repeated run of that window sends the digest once.

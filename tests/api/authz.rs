@@ -650,3 +650,25 @@ async fn a_forbidden_role_is_refused_before_its_body_is_read() {
         assert_eq!(check_answer(&answer, 403, ""), None, "POST {path}");
     }
 }
+
+/// DNS rebinding: a page on another domain that resolves to 127.0.0.1
+/// reaches the local server with its own name in `Host`. Refused (421),
+/// token minting included; loopback names are served.
+#[tokio::test]
+async fn a_rebound_host_name_is_refused() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::new();
+    for (host, expected) in [
+        ("evil.example", StatusCode::MISDIRECTED_REQUEST),
+        ("localhost", StatusCode::CREATED),
+    ] {
+        let answer = client
+            .post(app.url("/local/token"))
+            .header("host", host)
+            .json(&json!({"email": "am@vendor.io", "role": "account_manager"}))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(answer.status(), expected, "Host: {host}");
+    }
+}

@@ -119,7 +119,44 @@ pub fn router(local: Arc<Local>) -> Router {
             put(put_object).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
         .fallback(api)
+        .layer(axum::middleware::from_fn(loopback_host_only))
         .with_state(local)
+}
+
+/// Refuses a request whose `Host` is not this machine's loopback name: a
+/// web page that rebinds its own domain to 127.0.0.1 would otherwise reach
+/// the server (and mint tokens) from the user's browser.
+async fn loopback_host_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if is_loopback_host(host) {
+        next.run(request).await
+    } else {
+        problem(Problem::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected_request",
+            "Not this server's name",
+            "the local server answers only to localhost, 127.0.0.1 or [::1]",
+        ))
+    }
+}
+
+/// `localhost`, `127.0.0.1` or `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "localhost" | "127.0.0.1" | "::1"
+    )
 }
 
 fn problem(problem: Problem) -> Response {
@@ -185,7 +222,14 @@ async fn mint_token(State(local): State<Arc<Local>>, body: Bytes) -> Response {
         request.company_id.as_deref(),
         request.partner_id.as_deref(),
     );
-    let token = format!("local-{:032x}", fastrand::u128(..));
+    // A bearer token is a secret: from the OS's random source, not a PRNG.
+    let mut secret = [0u8; 32];
+    if let Err(e) = getrandom::fill(&mut secret) {
+        return internal(format!("no random source for a token: {e}"));
+    }
+    let token: String = std::iter::once("local-".to_string())
+        .chain(secret.iter().map(|b| format!("{b:02x}")))
+        .collect();
     let saved = {
         let mut tokens = local.tokens.lock().unwrap_or_else(|p| p.into_inner());
         tokens.insert(token.clone(), claims);
@@ -372,5 +416,33 @@ pub async fn dispatch(
         routes::ALLOCATE => allocate::handle(app, request).await,
         routes::ADMIN_API => admin_api::handle(app, request).await,
         _ => read_api::handle(app, request).await,
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_names_are_served() {
+        for host in [
+            "127.0.0.1:3000",
+            "localhost",
+            "LOCALHOST:80",
+            "[::1]:3000",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "",
+            "evil.example",
+            "evil.example:3000",
+            "127.0.0.1.evil.example",
+            "10.0.0.5:3000",
+            "[::2]:80",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
     }
 }

@@ -22,6 +22,7 @@ pub struct RecordingMailer {
     sent: Mutex<Vec<OutgoingEmail>>,
     attempts: AtomicUsize,
     failing: Vec<usize>,
+    stalling: Vec<usize>,
 }
 
 impl RecordingMailer {
@@ -30,6 +31,15 @@ impl RecordingMailer {
     pub fn failing(attempts: Vec<usize>) -> Self {
         Self {
             failing: attempts,
+            ..Self::default()
+        }
+    }
+
+    /// Never answers the sends numbered in `attempts` (from 1), as a mail
+    /// service that hangs does; the caller's timeout must end them.
+    pub fn stalling(attempts: Vec<usize>) -> Self {
+        Self {
+            stalling: attempts,
             ..Self::default()
         }
     }
@@ -50,6 +60,9 @@ impl Mailer for RecordingMailer {
         let attempt = self.attempts.fetch_add(1, Ordering::SeqCst) + 1;
         if self.failing.contains(&attempt) {
             return Err(MailError::Throttled);
+        }
+        if self.stalling.contains(&attempt) {
+            std::future::pending::<()>().await;
         }
         self.sent
             .lock()

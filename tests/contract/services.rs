@@ -10,7 +10,8 @@ use seatkeeper_core::service::{
 use seatkeeper_core::types::CompanyId;
 use seatkeeper_core::{repo, Caller, Role, Seatkeeper, ServiceError};
 use seatkeeper_test_support::fixtures::{
-    account_manager, caller, date as d, new_company, order_request, premium, standard_pool, trial,
+    account_manager, at, caller, date as d, new_company, order_request, premium, standard_pool,
+    trial,
 };
 use seatkeeper_test_support::mail::RecordingMailer;
 use seatkeeper_test_support::stores::Fixture;
@@ -644,7 +645,55 @@ async fn paging_visits_every_member_once(f: Fixture) {
     assert_eq!((seen.len(), unique.len()), (8, 8));
 }
 
+/// A mail service that hangs: the request still answers (its change is
+/// committed), the e-mail is left claimed by the request, a daily run in
+/// the same moment does not send it, and the first run after the claim
+/// lapses sends it once.
+async fn a_hung_mail_service_does_not_hold_the_request(f: Fixture) {
+    let clock = Arc::new(ManualClock::default());
+    clock.set_now(at("2026-10-01T09:00:00Z"));
+    let svc = Seatkeeper::new(
+        f.store.clone(),
+        clock.clone(),
+        Arc::new(RecordingMailer::stalling(vec![1])),
+        Settings::default(),
+    );
+    let company = premium_company(&svc, Policy::CoTerm, 20).await;
+    let id = &company.company.id;
+    let order = svc
+        .request_order(&manager_of(id), id.as_str(), upgrade(2))
+        .await
+        .expect("the request answers though its e-mail hangs");
+    let requested = |svc: &Service| {
+        svc.mailer()
+            .sent()
+            .into_iter()
+            .filter(|m| m.kind == "order_requested")
+            .count()
+    };
+    assert_eq!(requested(&svc), 0);
+    svc.run_expiry_check(at("2026-10-01T09:01:00Z"), None)
+        .await
+        .expect("a run while the request holds it");
+    assert_eq!(requested(&svc), 0, "the request's claim is respected");
+    clock.set_now(at("2026-10-02T09:00:00Z"));
+    svc.run_expiry_check(at("2026-10-02T09:00:00Z"), None)
+        .await
+        .expect("the next day's run");
+    svc.run_expiry_check(at("2026-10-03T09:00:00Z"), None)
+        .await
+        .expect("and the next");
+    assert_eq!(requested(&svc), 1, "sent once, by the run");
+    let sent = svc.mailer().sent();
+    let request = sent
+        .iter()
+        .find(|m| m.kind == "order_requested")
+        .expect("the request e-mail");
+    assert!(request.text.contains(order.id.as_str()), "{}", request.text);
+}
+
 on_both_stores!(
+    a_hung_mail_service_does_not_hold_the_request,
     pro_rata_upgrade_is_invoiced_from_the_actioned_date,
     upgrade_on_or_after_renewal_is_refused,
     concurrent_allocations_never_oversell,

@@ -21,6 +21,14 @@ use crate::types::{CompanyId, Email, LicenceType};
 
 use super::inputs::page_limit;
 
+/// How long a claim on a notice holds before another sender may take it.
+pub const CLAIM_LEASE_MINUTES: i64 = 15;
+/// How long a request waits for the mail service to take its e-mail. The
+/// change is committed and its notice stored; a slower send is left to the
+/// daily run, so a slow mail service never outlasts the function (and its
+/// idempotency record) after the change has happened.
+pub const REQUEST_MAIL_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// How often a use case re-reads and retries after losing an optimistic race.
 const MAX_ATTEMPTS: u32 = 60;
 
@@ -165,27 +173,35 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         dedup_key: String,
         email: OutgoingEmail,
     ) -> Result<(Write, Notice), ServiceError> {
+        // Claimed by this request from the start, so a daily run at the same
+        // moment leaves it alone; if the request's send fails, the claim
+        // lapses and the next run sends it.
+        let lease_end = self.clock.now() + chrono::Duration::minutes(CLAIM_LEASE_MINUTES);
         let notice = Notice {
             dedup_key,
             company_id: company.id.clone(),
             kind: email.kind.clone(),
             due_on: self.clock.today_in(company.timezone),
-            retry_at: self.clock.now(),
+            retry_at: lease_end,
             email,
-            claimed_until: None,
+            claimed_until: Some(lease_end),
             sent_at: None,
         };
         Ok((repo::insert(company, &notice)?, notice))
     }
 
-    /// Sends a committed notice and marks it sent. A failure leaves it
-    /// pending in the due index for the daily run to retry; the change that
-    /// caused it has happened either way, so the caller is not failed.
+    /// Sends a committed notice and marks it sent. A failure, or a send
+    /// slower than [`REQUEST_MAIL_TIMEOUT`], leaves it pending in the due
+    /// index for the daily run to retry once its claim lapses; the change
+    /// that caused it has happened either way, so the caller is not failed.
     pub async fn deliver(&self, company: &Company, mut notice: Notice, version: u64) -> bool {
-        if self.mailer.send(&notice.email).await.is_err() {
+        let sent =
+            tokio::time::timeout(REQUEST_MAIL_TIMEOUT, self.mailer.send(&notice.email)).await;
+        if !matches!(sent, Ok(Ok(()))) {
             return false;
         }
         notice.sent_at = Some(self.clock.now());
+        notice.claimed_until = None;
         match repo::update(company, &notice, version) {
             Ok(write) => self.store.transact(vec![write]).await.is_ok(),
             Err(_) => false,

@@ -30,9 +30,8 @@ use crate::repo::{self, Stored, DUE_SHARDS};
 use crate::types::Email;
 
 use super::context::Seatkeeper;
+pub use super::context::CLAIM_LEASE_MINUTES;
 
-/// How long a claim on a notice holds before another run may take it.
-pub const CLAIM_LEASE_MINUTES: i64 = 15;
 /// The reminder is due 72 hours before the day something ends.
 const REMINDER_LEAD: Duration = Duration::hours(72);
 /// Local midnights move by up to an hour with DST; read that much wider.

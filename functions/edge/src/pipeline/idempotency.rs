@@ -56,6 +56,15 @@ fn validate(key: &str) -> Result<(), Problem> {
     }
 }
 
+fn in_progress() -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "idempotency_in_progress",
+        "Request in progress",
+        "a request with this Idempotency-Key is still running; retry shortly",
+    )
+}
+
 fn store_error(error: StoreError) -> Problem {
     Problem::from(seatkeeper_core::ServiceError::Store(error))
 }
@@ -99,14 +108,14 @@ impl Idempotency {
         let existing = repo::load::<Record, _>(store, &item_key)
             .await
             .map_err(Problem::from)?
-            .ok_or_else(|| {
-                Problem::new(
-                    StatusCode::CONFLICT,
-                    "idempotency_in_progress",
-                    "Try again",
-                    "the key is being released; retry",
-                )
-            })?;
+            // Released between our claim and this read: still in play.
+            .ok_or_else(in_progress)?;
+        // DynamoDB's TTL deletes late (up to days): a record past its
+        // retention is gone as far as anyone may tell, so the key is free.
+        let expired = now - existing.value.started_at >= Duration::hours(RETENTION_HOURS);
+        if expired {
+            return Self::take_over(store, item_key, record, existing.version, expires_at).await;
+        }
         if existing.value.request_hash != record.request_hash {
             return Err(Problem::new(
                 StatusCode::CONFLICT,
@@ -121,24 +130,32 @@ impl Idempotency {
                 > Duration::seconds(ABANDONED_AFTER_SECONDS) =>
             {
                 // The first attempt died mid-way; take the claim over.
-                let mut taken = existing.value.clone();
-                taken.started_at = now;
-                let write =
-                    repo::update_raw(item_key.clone(), &taken, existing.version, Some(expires_at))
-                        .map_err(Problem::from)?;
-                store.transact(vec![write]).await.map_err(store_error)?;
-                Ok(Begun::Fresh(Self {
-                    key: item_key,
-                    record: taken,
-                    version: existing.version + 1,
-                }))
+                Self::take_over(store, item_key, record, existing.version, expires_at).await
             }
-            None => Err(Problem::new(
-                StatusCode::CONFLICT,
-                "idempotency_in_progress",
-                "Request in progress",
-                "a request with this Idempotency-Key is still running; retry shortly",
-            )),
+            None => Err(in_progress()),
+        }
+    }
+
+    /// Replaces a claim read at `version` with this request's. Of two
+    /// requests taking over one claim, one wins; the other is told the key
+    /// is in use (409), as if it had come second, which it did.
+    async fn take_over(
+        store: &dyn ItemStore,
+        key: Key,
+        record: Record,
+        version: u64,
+        expires_at: i64,
+    ) -> Result<Begun, Problem> {
+        let write = repo::update_raw(key.clone(), &record, version, Some(expires_at))
+            .map_err(Problem::from)?;
+        match store.transact(vec![write]).await {
+            Ok(()) => Ok(Begun::Fresh(Self {
+                key,
+                record,
+                version: version + 1,
+            })),
+            Err(StoreError::Conflict) => Err(in_progress()),
+            Err(other) => Err(store_error(other)),
         }
     }
 
@@ -207,5 +224,163 @@ impl StoredResponse {
                 body: self.body,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seatkeeper_adapters::sqlite::SqliteStore;
+    use seatkeeper_core::types::Email;
+    use seatkeeper_core::Role;
+
+    struct Fixture {
+        store: SqliteStore,
+        _dir: tempfile::TempDir,
+        caller: Caller,
+        t0: DateTime<Utc>,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = SqliteStore::open(&dir.path().join("idem.sqlite")).unwrap();
+        let caller = Caller {
+            user_id: "sub-1".into(),
+            email: Email::parse("lead@acme.io").unwrap(),
+            role: Role::Manager,
+            company_id: None,
+            partner_id: None,
+        };
+        let t0 = "2026-12-01T12:00:00Z".parse().unwrap();
+        Fixture {
+            store,
+            _dir: dir,
+            caller,
+            t0,
+        }
+    }
+
+    impl Fixture {
+        async fn begin(&self, seconds_later: i64, body: &str) -> Result<Begun, Problem> {
+            let now = self.t0 + Duration::seconds(seconds_later);
+            Idempotency::begin(
+                &self.store,
+                now,
+                &self.caller,
+                "k-1",
+                "/v1/x",
+                body.as_bytes(),
+            )
+            .await
+        }
+    }
+
+    fn fresh(begun: Result<Begun, Problem>) -> Idempotency {
+        match begun {
+            Ok(Begun::Fresh(held)) => held,
+            Ok(Begun::Replay(_)) => panic!("a replay, not a fresh claim"),
+            Err(problem) => panic!("refused: {}", problem.body()),
+        }
+    }
+
+    fn code(begun: Result<Begun, Problem>) -> String {
+        match begun {
+            Err(problem) => problem.code.to_string(),
+            Ok(_) => panic!("not refused"),
+        }
+    }
+
+    fn reply(status: StatusCode) -> Outcome {
+        Ok(Reply {
+            status,
+            body: serde_json::json!({"n": 1}),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_running_claim_is_in_progress_until_abandoned() {
+        let f = fixture();
+        let _first = fresh(f.begin(0, "{}").await);
+        assert_eq!(code(f.begin(30, "{}").await), "idempotency_in_progress");
+        assert_eq!(
+            code(f.begin(30, "{\"other\":1}").await),
+            "idempotency_key_reused"
+        );
+        // After 60 s the first is taken to have crashed: the retry runs.
+        fresh(f.begin(61, "{}").await);
+    }
+
+    #[tokio::test]
+    async fn of_two_takers_of_an_abandoned_claim_one_runs_and_one_is_told_409() {
+        let f = fixture();
+        let _first = fresh(f.begin(0, "{}").await);
+        let key = repo::idempotency_key("sub-1", "k-1");
+        let read = repo::load::<Record, _>(&f.store, &key)
+            .await
+            .unwrap()
+            .unwrap();
+        let later = f.t0 + Duration::seconds(90);
+        let record = |at| Record {
+            request_hash: read.value.request_hash.clone(),
+            started_at: at,
+            response: None,
+        };
+        let expires = (later + Duration::hours(RETENTION_HOURS)).timestamp();
+        let won =
+            Idempotency::take_over(&f.store, key.clone(), record(later), read.version, expires)
+                .await;
+        assert!(matches!(won, Ok(Begun::Fresh(_))));
+        let lost =
+            Idempotency::take_over(&f.store, key, record(later), read.version, expires).await;
+        assert_eq!(code(lost), "idempotency_in_progress");
+    }
+
+    #[tokio::test]
+    async fn a_final_answer_replays_and_a_retryable_one_releases_the_key() {
+        let f = fixture();
+        fresh(f.begin(0, "{}").await)
+            .finish(&f.store, &reply(StatusCode::CREATED))
+            .await;
+        match f.begin(5, "{}").await {
+            Ok(Begun::Replay(Ok(answer))) => assert_eq!(answer.status, StatusCode::CREATED),
+            _ => panic!("expected the first answer replayed"),
+        }
+        for retryable in [
+            reply(StatusCode::ACCEPTED),
+            Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Busy",
+                "x",
+            )),
+            Err(Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                "Throttled",
+                "x",
+            )),
+        ] {
+            let f = fixture();
+            fresh(f.begin(0, "{}").await)
+                .finish(&f.store, &retryable)
+                .await;
+            // Released: the retry runs again at once.
+            fresh(f.begin(1, "{}").await);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_past_its_24_hours_is_free_even_before_the_ttl_deletes_it() {
+        let f = fixture();
+        fresh(f.begin(0, "{}").await)
+            .finish(&f.store, &reply(StatusCode::CREATED))
+            .await;
+        let day = 24 * 3600;
+        assert_eq!(
+            code(f.begin(day - 1, "{\"b\":2}").await),
+            "idempotency_key_reused"
+        );
+        // The record is still stored (SQLite has no TTL; DynamoDB's lags).
+        fresh(f.begin(day, "{\"b\":2}").await);
     }
 }

@@ -10,6 +10,7 @@ use seatkeeper_core::ports::{Item, ItemStore, Key, Page, Query, StoreError, Writ
 pub struct CountingStore {
     inner: Arc<dyn ItemStore>,
     items_read: AtomicU64,
+    queries: AtomicU64,
 }
 
 impl CountingStore {
@@ -17,12 +18,18 @@ impl CountingStore {
         Self {
             inner,
             items_read: AtomicU64::new(0),
+            queries: AtomicU64::new(0),
         }
     }
 
     /// Items returned by every read so far.
     pub fn items_read(&self) -> u64 {
         self.items_read.load(Ordering::Relaxed)
+    }
+
+    /// Queries (pages) run so far.
+    pub fn queries(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
     }
 
     fn count(&self, n: usize) {
@@ -44,6 +51,7 @@ impl ItemStore for CountingStore {
     }
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         let page = self.inner.query(query).await?;
+        self.queries.fetch_add(1, Ordering::Relaxed);
         self.count(page.items.len());
         Ok(page)
     }

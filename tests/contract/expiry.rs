@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use seatkeeper_core::dates::parse_date;
 use seatkeeper_core::model::Policy;
-use seatkeeper_core::ports::ManualClock;
+use seatkeeper_core::ports::{ItemStore, ManualClock};
 use seatkeeper_core::service::{NewPlan, Settings};
 use seatkeeper_core::types::CompanyId;
 use seatkeeper_core::{Role, Seatkeeper};
@@ -292,26 +291,39 @@ async fn reads_grow_with_what_is_due(f: Fixture) {
     let w = world(&f, RecordingMailer::default());
     w.clock.set_now(at("2026-01-01T09:00:00Z"));
     let id = rolling_company(&w, "2026-01-01").await;
-    // 19 800 licences end on other days of the year, 200 today.
+    // 19 800 licences end on the days around it, 200 today; three days on
+    // (the reminders this run owes) nothing ends. So a window read a day
+    // (or an hour past its DST slack) too wide reads hundreds more.
+    let near = [
+        "2026-02-08",
+        "2026-02-09",
+        "2026-02-11",
+        "2026-02-12",
+        "2026-02-14",
+    ];
     let mut ends: Vec<(String, String)> = (0..19_800)
-        .map(|i| {
-            let day = parse_date("2026-03-01").expect("a date") + chrono::Days::new(i % 300);
-            (format!("u{i}@co.io"), day.to_string())
-        })
+        .map(|i| (format!("u{i}@co.io"), near[i % near.len()].to_string()))
         .collect();
     ends.extend((0..200).map(|i| (format!("due{i}@co.io"), "2026-02-10".to_string())));
     let ends: Vec<(String, &str)> = ends.iter().map(|(e, d)| (e.clone(), d.as_str())).collect();
     seed_members(&w, &id, &ends).await;
     run(&w, "2026-02-09T06:00:00Z").await; // the window starts a day before
     let before = w.store.items_read();
+    let queries_before = w.store.queries();
+    let sent_before = w.mailer.sent().len();
     let report = run(&w, "2026-02-10T06:00:00Z").await;
     let read = w.store.items_read() - before;
-    assert_eq!(w.mailer.sent().len(), 1, "one expiry digest");
-    assert!(w.mailer.sent()[0]
+    let sent = w.mailer.sent();
+    assert_eq!(sent.len() - sent_before, 1, "one expiry digest");
+    assert!(sent[sent_before]
         .text
         .contains("200 user licence(s) ended on 10 February 2026"));
     assert_eq!(report.entries_read, 200);
     assert!(read as f64 <= 1.1 * 200.0, "read {read} items for 200 due");
+    // The reads are range reads: one query per shard of each date the two
+    // windows span (2 + 2 dates × 8 shards), not one per item.
+    let queries = w.store.queries() - queries_before;
+    assert!(queries <= 4 * 8 + 2, "{queries} queries");
 }
 
 /// 10 000 rolling licences end on one day (what a big CSV renewal makes):
@@ -369,7 +381,109 @@ async fn a_day_of_thousands_of_licences_is_told_in_parts(f: Fixture) {
     assert_eq!(w.mailer.sent().len(), 21, "none twice");
 }
 
+/// A run that reaches its deadline stops, owes nothing lost: it keeps its
+/// mark, and the next run sends what it did not.
+async fn a_run_past_its_deadline_leaves_the_rest_to_the_next(f: Fixture) {
+    let w = world(&f, RecordingMailer::default());
+    w.clock.set_now(at("2026-11-01T09:00:00Z"));
+    for _ in 0..3 {
+        company(&w, "Europe/London", trial("2026-11-20"), Policy::CoTerm, 0).await;
+    }
+    run(&w, "2026-11-19T06:00:00Z").await;
+    w.clock.set_now(at("2026-11-20T06:00:00Z"));
+    let spent = std::time::Instant::now();
+    let report = w
+        .svc
+        .run_expiry_check(at("2026-11-20T06:00:00Z"), Some(spent))
+        .await
+        .expect("a run out of time");
+    assert!(!report.complete);
+    assert_eq!(report.sent, 0);
+    let next = run(&w, "2026-11-20T07:00:00Z").await;
+    assert!(next.complete);
+    assert_eq!(w.mailer.kinds(), vec!["expiry_expiry"; 3]);
+    assert_eq!(
+        next.window_start,
+        Some(at("2026-11-19T06:00:00Z")),
+        "the stopped run did not move the mark"
+    );
+}
+
+/// A run that crashed after claiming a digest: the claim holds for its
+/// lease, then the next run takes it over and sends it, once.
+async fn a_crashed_runs_claim_is_taken_over_after_its_lease(f: Fixture) {
+    let w = world(&f, RecordingMailer::default());
+    w.clock.set_now(at("2026-11-01T09:00:00Z"));
+    // A trial far from its end: the claimed notice is all that is due.
+    let id = company(&w, "Europe/London", trial("2027-06-30"), Policy::CoTerm, 0).await;
+    let company = load_company(w.store.as_ref(), &id).await;
+    // What a run leaves when it dies between the claim and the send.
+    let claimed_until = at("2026-11-20T06:15:00Z");
+    let notice = seatkeeper_core::model::Notice {
+        dedup_key: "expiry_expiry#2026-11-20".into(),
+        company_id: id.clone(),
+        kind: "expiry_expiry".into(),
+        due_on: date("2026-11-20"),
+        retry_at: claimed_until,
+        email: seatkeeper_core::ports::OutgoingEmail {
+            to: vec!["lead@co.io".into()],
+            cc: vec![],
+            subject: "Trial ended".into(),
+            text: "ended".into(),
+            html: "<p>ended</p>".into(),
+            kind: "expiry_expiry".into(),
+        },
+        claimed_until: Some(claimed_until),
+        sent_at: None,
+    };
+    w.store
+        .transact(vec![
+            seatkeeper_core::repo::insert(&company, &notice).expect("a write")
+        ])
+        .await
+        .expect("the crashed run's claim");
+    let held = run(&w, "2026-11-20T06:05:00Z").await;
+    assert_eq!((held.sent, held.skipped), (0, 1), "the lease holds");
+    run(&w, "2026-11-20T06:30:00Z").await;
+    run(&w, "2026-11-21T06:30:00Z").await;
+    assert_eq!(
+        w.mailer.kinds(),
+        vec!["expiry_expiry"],
+        "taken over, sent once"
+    );
+}
+
+/// Britain's clocks go forward on 29 March 2026. A licence ending on 1
+/// April begins its day at 23:00 UTC on 31 March; runs at 23:30 UTC see
+/// the 72-hour mark an hour early on 28 March (not yet due locally) and
+/// must read it again the next night: the reminder comes once.
+async fn a_reminder_across_the_dst_change_is_sent_once(f: Fixture) {
+    let w = world(&f, RecordingMailer::default());
+    w.clock.set_now(at("2026-01-01T09:00:00Z"));
+    let id = rolling_company(&w, "2026-01-01").await;
+    seed_members(&w, &id, &[("ann@co.io".to_string(), "2026-04-01")]).await;
+    for night in [
+        "2026-03-26",
+        "2026-03-27",
+        "2026-03-28",
+        "2026-03-29",
+        "2026-03-30",
+    ] {
+        run(&w, &format!("{night}T23:30:00Z")).await;
+    }
+    let sent = w.mailer.sent();
+    assert_eq!(w.mailer.kinds(), vec!["expiry_reminder"], "{sent:?}");
+    assert!(
+        sent[0].text.contains("end on 1 April 2026"),
+        "{}",
+        sent[0].text
+    );
+}
+
 on_both_stores!(
+    a_run_past_its_deadline_leaves_the_rest_to_the_next,
+    a_crashed_runs_claim_is_taken_over_after_its_lease,
+    a_reminder_across_the_dst_change_is_sent_once,
     trial_reminder_then_expiry,
     member_digests_by_date,
     each_company_by_its_own_day,

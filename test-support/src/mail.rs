@@ -23,6 +23,7 @@ pub struct RecordingMailer {
     attempts: AtomicUsize,
     failing: Vec<usize>,
     stalling: Vec<usize>,
+    rejecting: Vec<usize>,
 }
 
 impl RecordingMailer {
@@ -44,6 +45,20 @@ impl RecordingMailer {
         }
     }
 
+    /// Refuses for good the sends numbered in `attempts` (from 1), as SES
+    /// refuses a message it will never take.
+    pub fn rejecting(attempts: Vec<usize>) -> Self {
+        Self {
+            rejecting: attempts,
+            ..Self::default()
+        }
+    }
+
+    /// How many sends were tried, refused ones included.
+    pub fn attempts(&self) -> usize {
+        self.attempts.load(Ordering::SeqCst)
+    }
+
     pub fn sent(&self) -> Vec<OutgoingEmail> {
         self.sent.lock().expect("the mailer lock").clone()
     }
@@ -60,6 +75,11 @@ impl Mailer for RecordingMailer {
         let attempt = self.attempts.fetch_add(1, Ordering::SeqCst) + 1;
         if self.failing.contains(&attempt) {
             return Err(MailError::Throttled);
+        }
+        if self.rejecting.contains(&attempt) {
+            return Err(MailError::Rejected(
+                "MessageRejected: no valid recipient".into(),
+            ));
         }
         if self.stalling.contains(&attempt) {
             std::future::pending::<()>().await;

@@ -435,6 +435,7 @@ async fn a_crashed_runs_claim_is_taken_over_after_its_lease(f: Fixture) {
         },
         claimed_until: Some(claimed_until),
         sent_at: None,
+        parked: None,
     };
     w.store
         .transact(vec![
@@ -480,7 +481,33 @@ async fn a_reminder_across_the_dst_change_is_sent_once(f: Fixture) {
     );
 }
 
+/// A digest the mail service refuses for good is parked with the reason,
+/// shown in the company's audit trail, and never tried again.
+async fn a_refused_digest_is_parked_not_retried(f: Fixture) {
+    let w = world(&f, RecordingMailer::rejecting(vec![1]));
+    w.clock.set_now(at("2026-11-01T09:00:00Z"));
+    let id = company(&w, "Europe/London", trial("2026-11-20"), Policy::CoTerm, 0).await;
+    let first = run(&w, "2026-11-20T06:00:00Z").await;
+    assert_eq!((first.sent, first.parked, first.failed), (0, 1, 0));
+    for day in ["2026-11-21", "2026-11-22"] {
+        run(&w, &format!("{day}T06:00:00Z")).await;
+    }
+    assert_eq!(w.mailer.attempts(), 1, "never retried");
+    let trail = w
+        .svc
+        .list_audit(&account_manager(), id.as_str(), None, None)
+        .await
+        .expect("the audit trail");
+    let parked = &trail.items[0];
+    assert_eq!(parked.action, "notice.parked");
+    assert_eq!(parked.actor.role, "system");
+    assert!(parked.after["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("no valid recipient")));
+}
+
 on_both_stores!(
+    a_refused_digest_is_parked_not_retried,
     a_run_past_its_deadline_leaves_the_rest_to_the_next,
     a_crashed_runs_claim_is_taken_over_after_its_lease,
     a_reminder_across_the_dst_change_is_sent_once,

@@ -100,6 +100,10 @@ pub struct Notice {
     pub email: OutgoingEmail,
     pub claimed_until: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// Why the mail service refused it for good (no recipients, an address
+    /// it will not take): kept, audited, and never sent again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parked: Option<String>,
 }
 
 /// Who did what, for whom, when, and what it was before and after.

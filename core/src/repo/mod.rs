@@ -93,14 +93,14 @@ impl Record for Order {
     }
 }
 
-/// A notice sits in the due index on its due date until it is sent.
+/// A notice sits in the due index on its due date until it is sent or
+/// parked.
 impl Record for Notice {
     fn key(&self, company: &CompanyId) -> Key {
         notice_key(company, &self.dedup_key)
     }
     fn due(&self, company: &Company) -> Option<IndexKey> {
-        self.sent_at
-            .is_none()
+        (self.sent_at.is_none() && self.parked.is_none())
             .then(|| due_entry(self.retry_at, &self.key(&company.id)))
     }
 }

@@ -5,16 +5,16 @@
 use std::future::Future;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 
 use crate::caller::Caller;
 use crate::error::ServiceError;
 use crate::model::{
-    AuditEvent, Company, CompanyStatus, Member, Notice, Order, Partner, Plan, Policy, QueueEntry,
-    QueueLine, SeatPool,
+    ActorRef, AuditEvent, Company, CompanyStatus, Member, Notice, Order, Partner, Plan, Policy,
+    QueueEntry, QueueLine, SeatPool,
 };
-use crate::ports::{Clock, Condition, ItemStore, Mailer, OutgoingEmail, Query, Write};
+use crate::ports::{Clock, Condition, ItemStore, MailError, Mailer, OutgoingEmail, Query, Write};
 use crate::repo::{self, Stored};
 use crate::rules::{carry_into_next_term, start_due_term};
 use crate::types::{CompanyId, Email, LicenceType};
@@ -31,6 +31,13 @@ pub const REQUEST_MAIL_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How often a use case re-reads and retries after losing an optimistic race.
 const MAX_ATTEMPTS: u32 = 60;
+
+/// What a send of a claimed notice came to.
+pub(super) enum Settled {
+    Sent,
+    Parked,
+    Failed,
+}
 
 /// Settings the use cases need from the deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +193,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             email,
             claimed_until: Some(lease_end),
             sent_at: None,
+            parked: None,
         };
         Ok((repo::insert(company, &notice)?, notice))
     }
@@ -195,17 +203,57 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     /// index for the daily run to retry once its claim lapses; the change
     /// that caused it has happened either way, so the caller is not failed.
     pub async fn deliver(&self, company: &Company, mut notice: Notice, version: u64) -> bool {
-        let sent =
-            tokio::time::timeout(REQUEST_MAIL_TIMEOUT, self.mailer.send(&notice.email)).await;
-        if !matches!(sent, Ok(Ok(()))) {
-            return false;
-        }
-        notice.sent_at = Some(self.clock.now());
+        let result = tokio::time::timeout(REQUEST_MAIL_TIMEOUT, self.mailer.send(&notice.email))
+            .await
+            .unwrap_or_else(|_| Err(MailError::Unavailable("no answer in time".into())));
+        // A failure for now leaves the request's claim to lapse.
+        matches!(
+            self.settle(company, &mut notice, version, result, None)
+                .await,
+            Ok(Settled::Sent)
+        )
+    }
+
+    /// Records what a send of a claimed notice came to: sent; refused for
+    /// good (parked with the reason and audited, so an account manager can
+    /// see it, and never sent again); or failed for now, when it is due
+    /// again at `retry_at` (`None`: left as it is, to its claim's end).
+    pub(super) async fn settle(
+        &self,
+        company: &Company,
+        notice: &mut Notice,
+        version: u64,
+        result: Result<(), MailError>,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<Settled, ServiceError> {
+        let mut writes = Vec::new();
+        let settled = match result {
+            Ok(()) => {
+                notice.sent_at = Some(self.clock.now());
+                Settled::Sent
+            }
+            Err(MailError::Rejected(reason)) => {
+                notice.parked = Some(reason.clone());
+                writes.push(self.system_audit(
+                    company,
+                    "notice.parked",
+                    serde_json::json!({"notice": notice.dedup_key, "kind": notice.kind}),
+                    serde_json::json!({"reason": reason, "to": notice.email.to, "cc": notice.email.cc}),
+                )?);
+                Settled::Parked
+            }
+            Err(_) => match retry_at {
+                Some(at) => {
+                    notice.retry_at = at;
+                    Settled::Failed
+                }
+                None => return Ok(Settled::Failed),
+            },
+        };
         notice.claimed_until = None;
-        match repo::update(company, &notice, version) {
-            Ok(write) => self.store.transact(vec![write]).await.is_ok(),
-            Err(_) => false,
-        }
+        writes.push(repo::update(company, &*notice, version)?);
+        self.store.transact(writes).await?;
+        Ok(settled)
     }
 
     /// Where a partner company's notices are copied: its partner's contact,
@@ -325,11 +373,46 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         before: serde_json::Value,
         after: serde_json::Value,
     ) -> Result<Write, ServiceError> {
+        self.audit_as(
+            caller.actor(),
+            caller.acting_for(tenant),
+            tenant,
+            action,
+            (before, after),
+        )
+    }
+
+    /// The audit event of something the service did by itself (a send the
+    /// mail service refused, the daily run), with the service as the actor.
+    pub(super) fn system_audit(
+        &self,
+        tenant: &Company,
+        action: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+    ) -> Result<Write, ServiceError> {
+        let service = ActorRef {
+            user_id: "seatkeeper".into(),
+            email: String::new(),
+            role: "system".into(),
+            partner_id: None,
+        };
+        self.audit_as(service, None, tenant, action, (before, after))
+    }
+
+    fn audit_as(
+        &self,
+        actor: ActorRef,
+        acting_for: Option<CompanyId>,
+        tenant: &Company,
+        action: &str,
+        (before, after): (serde_json::Value, serde_json::Value),
+    ) -> Result<Write, ServiceError> {
         let event = AuditEvent {
             company_id: tenant.id.clone(),
             at: self.clock.now(),
-            actor: caller.actor(),
-            acting_for: caller.acting_for(tenant),
+            actor,
+            acting_for,
             action: action.to_string(),
             before,
             after,

@@ -29,8 +29,8 @@ use crate::ports::{Clock, Item, ItemStore, Mailer, StoreError};
 use crate::repo::{self, Stored, DUE_SHARDS};
 use crate::types::Email;
 
-use super::context::Seatkeeper;
 pub use super::context::CLAIM_LEASE_MINUTES;
+use super::context::{Seatkeeper, Settled};
 
 /// The reminder is due 72 hours before the day something ends.
 const REMINDER_LEAD: Duration = Duration::hours(72);
@@ -56,6 +56,9 @@ pub struct ExpiryReport {
     pub skipped: u64,
     /// Sends that failed; left for the next run.
     pub failed: u64,
+    /// Notices the mail service refused for good: parked with the reason
+    /// (in the company's audit trail), never retried.
+    pub parked: u64,
     /// Companies whose notices could not be worked out or claimed, each
     /// with why (the function logs the report); the others were served,
     /// and the next run tries these again.
@@ -286,6 +289,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 email,
                 claimed_until: None,
                 sent_at: None,
+                parked: None,
             };
             self.claim_and_send(&company, notice, report).await?;
         }
@@ -367,19 +371,17 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         version: u64,
         report: &mut ExpiryReport,
     ) -> Result<(), ServiceError> {
-        let sent = self.mailer().send(&notice.email).await.is_ok();
-        notice.claimed_until = None;
-        if sent {
-            notice.sent_at = Some(self.clock().now());
-            report.sent += 1;
-        } else {
-            // Due again at once: the next run retries it.
-            notice.retry_at = self.clock().now();
-            report.failed += 1;
+        let result = self.mailer().send(&notice.email).await;
+        // A failure for now is due again at once: the next run retries it.
+        let retry_at = Some(self.clock().now());
+        match self
+            .settle(company, &mut notice, version, result, retry_at)
+            .await?
+        {
+            Settled::Sent => report.sent += 1,
+            Settled::Parked => report.parked += 1,
+            Settled::Failed => report.failed += 1,
         }
-        self.store()
-            .transact(vec![repo::update(company, &notice, version)?])
-            .await?;
         Ok(())
     }
 

@@ -120,14 +120,42 @@ impl Mailer for SesMailer {
         if email.to.is_empty() && email.cc.is_empty() {
             return Err(MailError::Rejected("the e-mail has no recipients".into()));
         }
-        let message_id = with_retries(&Backoff::default(), || self.send_once(email)).await?;
-        tracing::info!(
-            kind = %email.kind,
-            message_id = message_id.as_deref().unwrap_or("?"),
-            "e-mail sent through SES"
-        );
+        for part in by_recipient_limit(email) {
+            let message_id = with_retries(&Backoff::default(), || self.send_once(&part)).await?;
+            tracing::info!(
+                kind = %part.kind,
+                message_id = message_id.as_deref().unwrap_or("?"),
+                "e-mail sent through SES"
+            );
+        }
         Ok(())
     }
+}
+
+/// SES takes at most this many recipients (To, Cc and Bcc) per message.
+pub const MAX_RECIPIENTS: usize = 50;
+
+/// The e-mail as SES will take it: one message, or (more than
+/// [`MAX_RECIPIENTS`], as a company with 50 managers and its account
+/// manager in copy has) the same message to the `to` list in parts, the
+/// copies on the first.
+fn by_recipient_limit(email: &OutgoingEmail) -> Vec<OutgoingEmail> {
+    if email.to.len() + email.cc.len() <= MAX_RECIPIENTS || email.cc.len() >= MAX_RECIPIENTS {
+        return vec![email.clone()];
+    }
+    let first = MAX_RECIPIENTS - email.cc.len();
+    let (head, rest) = email.to.split_at(first.min(email.to.len()));
+    std::iter::once((head.to_vec(), email.cc.clone()))
+        .chain(
+            rest.chunks(MAX_RECIPIENTS)
+                .map(|to| (to.to_vec(), Vec::new())),
+        )
+        .map(|(to, cc)| OutgoingEmail {
+            to,
+            cc,
+            ..email.clone()
+        })
+        .collect()
 }
 
 fn content(data: &str) -> Result<Content, Failure> {
@@ -456,5 +484,26 @@ mod tests {
         );
         assert_eq!(tag_value(""), None);
         assert_eq!(tag_value(&"k".repeat(300)).map(|v| v.len()), Some(256));
+    }
+
+    #[test]
+    fn more_than_fifty_recipients_go_in_parts_each_named_once() {
+        let email = |to: usize, cc: usize| OutgoingEmail {
+            to: (0..to).map(|i| format!("m{i}@co.io")).collect(),
+            cc: (0..cc).map(|i| format!("c{i}@vendor.io")).collect(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: "h".into(),
+            kind: "k".into(),
+        };
+        assert_eq!(by_recipient_limit(&email(48, 2)).len(), 1);
+        let parts = by_recipient_limit(&email(120, 2));
+        assert!(parts
+            .iter()
+            .all(|p| !p.to.is_empty() && p.to.len() + p.cc.len() <= MAX_RECIPIENTS));
+        let named: Vec<String> = parts.iter().flat_map(|p| p.to.clone()).collect();
+        assert_eq!(named, email(120, 2).to, "each manager once, in order");
+        assert_eq!(parts[0].cc.len(), 2);
+        assert!(parts[1..].iter().all(|p| p.cc.is_empty()));
     }
 }

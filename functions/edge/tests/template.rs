@@ -617,14 +617,17 @@ fn the_table_is_the_adapters_table() {
     );
 }
 
-#[test]
-fn the_imports_bucket_is_named_alike_everywhere() {
-    let template = template();
-    let (format, variables) = bucket_name(&template);
+/// Where a function's `IMPORTS_BUCKET` is not the bucket's name, or no
+/// function has one at all (then there is nothing to compare, and the
+/// check would pass vacuously).
+fn bucket_name_problems(template: &Value) -> Vec<String> {
+    let (format, variables) = bucket_name(template);
     let expected = sub(format, &variables);
     let mut problems = Vec::new();
-    for function in functions(&template) {
-        if let Some(value) = function.env(&template, "IMPORTS_BUCKET") {
+    let mut named = 0;
+    for function in functions(template) {
+        if let Some(value) = function.env(template, "IMPORTS_BUCKET") {
+            named += 1;
             if *value != expected {
                 problems.push(format!(
                     "{}: IMPORTS_BUCKET is {}, the bucket's name is {}",
@@ -635,7 +638,15 @@ fn the_imports_bucket_is_named_alike_everywhere() {
             }
         }
     }
-    assert_none("the imports bucket", problems);
+    if named == 0 {
+        problems.push("no function has IMPORTS_BUCKET".to_string());
+    }
+    problems
+}
+
+#[test]
+fn the_imports_bucket_is_named_alike_everywhere() {
+    assert_none("the imports bucket", bucket_name_problems(&template()));
 }
 
 /// The statements of every IAM policy the template grants: the
@@ -687,12 +698,11 @@ fn table_resources(template: &Value) -> Vec<Value> {
     allowed
 }
 
-#[test]
-fn data_and_mail_rights_name_their_resources() {
-    let template = template();
-    let tables = table_resources(&template);
+/// Data and mail rights that are wider than the resources they serve.
+fn least_privilege_problems(template: &Value) -> Vec<String> {
+    let tables = table_resources(template);
     let mut problems = Vec::new();
-    for (owner, statement) in every_statement(&template) {
+    for (owner, statement) in every_statement(template) {
         let actions: Vec<String> = one_or_many(statement.get("Action"))
             .into_iter()
             .map(text)
@@ -728,15 +738,18 @@ fn data_and_mail_rights_name_their_resources() {
             }
         }
     }
-    assert_none("least privilege", problems);
+    problems
+}
+
+#[test]
+fn data_and_mail_rights_name_their_resources() {
+    assert_none("least privilege", least_privilege_problems(&template()));
 }
 
 /// Only the function that presigns uploads may put them, and the function
 /// the upload triggers may read them.
-#[test]
-fn only_the_presigning_function_may_put_uploads() {
-    let template = template();
-    let (format, variables) = bucket_name(&template);
+fn s3_rights_problems(template: &Value) -> Vec<String> {
+    let (format, variables) = bucket_name(template);
     let uploads = sub(
         format!("arn:${{AWS::Partition}}:s3:::{format}/imports/*"),
         &variables,
@@ -747,9 +760,9 @@ fn only_the_presigning_function_may_put_uploads() {
         .map(|r| r.function)
         .collect();
     let mut problems = Vec::new();
-    for function in functions(&template) {
+    for function in functions(template) {
         let name = function.name();
-        let put = function.resources_for(&template, "s3:PutObject");
+        let put = function.resources_for(template, "s3:PutObject");
         if presigners.contains(name.as_str()) {
             if put != [&uploads] {
                 problems.push(format!(
@@ -757,7 +770,7 @@ fn only_the_presigning_function_may_put_uploads() {
                     text(&uploads)
                 ));
             }
-            if function.env(&template, "IMPORTS_BUCKET").is_none() {
+            if function.env(template, "IMPORTS_BUCKET").is_none() {
                 problems.push(format!("{name} presigns uploads but has no IMPORTS_BUCKET"));
             }
         } else if !put.is_empty() {
@@ -766,7 +779,7 @@ fn only_the_presigning_function_may_put_uploads() {
             ));
         }
         let triggered = function.events().iter().any(|(_, kind, _)| kind == "S3");
-        let get = function.resources_for(&template, "s3:GetObject");
+        let get = function.resources_for(template, "s3:GetObject");
         if triggered && get != [&uploads] {
             problems.push(format!(
                 "{name} is triggered by uploads so needs s3:GetObject on exactly {}, has {get:?}",
@@ -779,13 +792,16 @@ fn only_the_presigning_function_may_put_uploads() {
             ));
         }
     }
-    assert_none("the functions' S3 rights", problems);
+    problems
 }
 
 #[test]
-fn failures_are_kept_and_alarmed() {
-    let template = template();
-    let alarms = of_type(&template, "AWS::CloudWatch::Alarm");
+fn only_the_presigning_function_may_put_uploads() {
+    assert_none("the functions' S3 rights", s3_rights_problems(&template()));
+}
+
+fn failure_handling_problems(template: &Value) -> Vec<String> {
+    let alarms = of_type(template, "AWS::CloudWatch::Alarm");
     let alarmed = |metric: &str, dimension: &str, logical_id: &str| {
         alarms.iter().any(|(_, alarm)| {
             let props = alarm.get("Properties").unwrap_or(&Value::Null);
@@ -801,7 +817,7 @@ fn failures_are_kept_and_alarmed() {
                 })
         })
     };
-    let scheduled: BTreeSet<String> = of_type(&template, "AWS::Scheduler::Schedule")
+    let scheduled: BTreeSet<String> = of_type(template, "AWS::Scheduler::Schedule")
         .iter()
         .filter_map(|(_, s)| {
             s.get("Properties")?
@@ -814,7 +830,7 @@ fn failures_are_kept_and_alarmed() {
         })
         .collect();
     let mut problems = Vec::new();
-    for function in functions(&template) {
+    for function in functions(template) {
         let name = function.name();
         if !alarmed("Errors", "FunctionName", &function.logical_id) {
             problems.push(format!("{name} has no alarm on its Errors"));
@@ -832,12 +848,12 @@ fn failures_are_kept_and_alarmed() {
             ));
         }
     }
-    for (id, _) in of_type(&template, "AWS::SQS::Queue") {
+    for (id, _) in of_type(template, "AWS::SQS::Queue") {
         if !alarmed("ApproximateNumberOfMessagesVisible", "QueueName", &id) {
             problems.push(format!("queue {id} has no depth alarm"));
         }
     }
-    for (id, schedule) in of_type(&template, "AWS::Scheduler::Schedule") {
+    for (id, schedule) in of_type(template, "AWS::Scheduler::Schedule") {
         let props = schedule.get("Properties").unwrap_or(&Value::Null);
         let target = props.get("Target").unwrap_or(&Value::Null);
         for (what, present) in [
@@ -859,7 +875,12 @@ fn failures_are_kept_and_alarmed() {
     if scheduled.is_empty() {
         problems.push("no schedule runs a function".to_string());
     }
-    assert_none("failure handling", problems);
+    problems
+}
+
+#[test]
+fn failures_are_kept_and_alarmed() {
+    assert_none("failure handling", failure_handling_problems(&template()));
 }
 
 // ------------------------------------------------------------- self-tests
@@ -969,5 +990,104 @@ fn short_tags_read_as_long_form() {
     assert_eq!(
         logical_id_of("daily-expiry-check"),
         "DailyExpiryCheckFunction"
+    );
+}
+
+/// The properties of a resource, to change in a self-test.
+fn properties_mut<'a>(template: &'a mut Value, logical_id: &str) -> &'a mut Mapping {
+    template
+        .get_mut("Resources")
+        .and_then(|r| r.get_mut(logical_id))
+        .and_then(|f| f.get_mut("Properties"))
+        .and_then(Value::as_mapping_mut)
+        .unwrap_or_else(|| panic!("{logical_id} has properties"))
+}
+
+/// A statement granted to a function, as its first inline policy's last.
+fn grant(template: &mut Value, logical_id: &str, statement: &str) {
+    let statement: Value = serde_norway::from_str(statement).expect("a statement");
+    let policies = properties_mut(template, logical_id)
+        .get_mut("Policies")
+        .and_then(Value::as_sequence_mut)
+        .expect("policies");
+    let inline = policies
+        .iter_mut()
+        .find_map(|p| p.get_mut("Statement").and_then(Value::as_sequence_mut))
+        .expect("an inline policy");
+    inline.push(statement);
+}
+
+/// Each check above names what a mutated template gets wrong: a wildcard
+/// or an unknown table, a function that may put uploads it does not
+/// presign, a function without an alarm, no IMPORTS_BUCKET anywhere.
+#[test]
+fn each_check_names_a_template_made_wrong() {
+    let full = template();
+    let read_api = logical_id_of("read-api");
+
+    let mut wide = full.clone();
+    grant(
+        &mut wide,
+        &read_api,
+        "{Effect: Allow, Action: 'dynamodb:*', Resource: '*'}",
+    );
+    let problems = least_privilege_problems(&wide);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("wildcard action dynamodb:*")),
+        "{problems:?}"
+    );
+    assert!(problems.iter().any(|p| p.contains("on *")), "{problems:?}");
+
+    let mut putting = full.clone();
+    grant(
+        &mut putting,
+        &read_api,
+        "{Effect: Allow, Action: 's3:PutObject', Resource: {'Fn::Sub': 'arn:aws:s3:::b/imports/*'}}",
+    );
+    let problems = s3_rights_problems(&putting);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p == "read-api does not presign uploads but may s3:PutObject"),
+        "{problems:?}"
+    );
+
+    let mut unwatched = full.clone();
+    remove_resource(&mut unwatched, "ReadApiErrorsAlarm");
+    let problems = failure_handling_problems(&unwatched);
+    assert!(
+        problems.contains(&"read-api has no alarm on its Errors".to_string()),
+        "{problems:?}"
+    );
+
+    let mut unnamed = full.clone();
+    let resources = unnamed
+        .get_mut("Resources")
+        .and_then(Value::as_mapping_mut)
+        .expect("Resources");
+    for (_, resource) in resources.iter_mut() {
+        if let Some(variables) = resource
+            .get_mut("Properties")
+            .and_then(|p| p.get_mut("Environment"))
+            .and_then(|e| e.get_mut("Variables"))
+            .and_then(Value::as_mapping_mut)
+        {
+            variables.remove("IMPORTS_BUCKET");
+        }
+    }
+    if let Some(globals) = unnamed
+        .get_mut("Globals")
+        .and_then(|g| g.get_mut("Function"))
+        .and_then(|f| f.get_mut("Environment"))
+        .and_then(|e| e.get_mut("Variables"))
+        .and_then(Value::as_mapping_mut)
+    {
+        globals.remove("IMPORTS_BUCKET");
+    }
+    assert_eq!(
+        bucket_name_problems(&unnamed),
+        ["no function has IMPORTS_BUCKET"]
     );
 }

@@ -25,6 +25,7 @@ macro_rules! on_both_stores {
 }
 
 mod expiry;
+mod imports;
 mod lifecycle;
 mod services;
 mod store;

@@ -10,7 +10,9 @@ use serde::de::DeserializeOwned;
 
 use crate::caller::Caller;
 use crate::error::ServiceError;
-use crate::model::{AuditEvent, Company, CompanyStatus, Member, Notice, Plan, Policy, SeatPool};
+use crate::model::{
+    ActorRef, AuditEvent, Company, CompanyStatus, Member, Notice, Plan, Policy, SeatPool,
+};
 use crate::ports::{Clock, ItemStore, Mailer, OutgoingEmail, Query, Write};
 use crate::repo::{self, Stored};
 use crate::rules::{carry_into_next_term, start_due_term};
@@ -266,6 +268,24 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         repo::load_many::<Member, _>(&self.store, &keys).await
     }
 
+    /// Visits every member of a company, a page at a time: memory holds a
+    /// page and what `visit` keeps, not the whole company.
+    pub(super) async fn each_member(
+        &self,
+        company: &CompanyId,
+        mut visit: impl FnMut(Stored<Member>),
+    ) -> Result<(), ServiceError> {
+        let mut query = Query::table(repo::company_pk(company), repo::MEMBER_PREFIX);
+        loop {
+            let (members, next) = repo::load_page::<Member, _>(&self.store, &query).await?;
+            members.into_iter().for_each(&mut visit);
+            match next {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// One page of a company's items of one kind (`prefix`, a sort-key
     /// prefix from `repo::keys`).
     pub(super) async fn company_page<T: DeserializeOwned>(
@@ -293,11 +313,26 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         before: serde_json::Value,
         after: serde_json::Value,
     ) -> Result<Write, ServiceError> {
+        let by = (caller.actor(), caller.acting_for(tenant));
+        self.audit_by(by, tenant, action, before, after)
+    }
+
+    /// An audit event of a change no request made (an S3 event), told as
+    /// the work of `by`: the actor and the company they acted for.
+    pub(super) fn audit_by(
+        &self,
+        by: (ActorRef, Option<CompanyId>),
+        tenant: &Company,
+        action: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+    ) -> Result<Write, ServiceError> {
+        let (actor, acting_for) = by;
         let event = AuditEvent {
             company_id: tenant.id.clone(),
             at: self.clock.now(),
-            actor: caller.actor(),
-            acting_for: caller.acting_for(tenant),
+            actor,
+            acting_for,
             action: action.to_string(),
             before,
             after,

@@ -25,8 +25,11 @@ mod views;
 pub use context::{Seatkeeper, Settings};
 pub use inputs::{
     Allocation, AllocationRequest, AssignRequest, ConfirmImportRequest, ImportRequest, LineRequest,
-    NewCompany, NewManager, NewMember, NewPlan, NewPool, OrderRequest, TransferRequest,
-    MAX_EMAILS_PER_ALLOCATION, MAX_PAGE,
+    NewCompany, NewManager, NewMember, NewPlan, NewPool, OrderRequest, RepreviewRequest,
+    TransferRequest, MAX_EMAILS_PER_ALLOCATION, MAX_PAGE,
 };
 pub use seats::{ReleaseWhen, Released, Transferred};
-pub use views::{Allocated, Assignment, CompanyView, ListPage, MemberCounts, MemberView, PoolView};
+pub use views::{
+    Allocated, AllocationProgress, Assignment, CompanyView, JobStatus, ListPage, MemberCounts,
+    MemberView, PoolView,
+};

@@ -27,6 +27,7 @@ macro_rules! on_both_stores {
 mod expiry;
 mod imports;
 mod lifecycle;
+mod select_all;
 mod services;
 mod store;
 mod stored_layout;

@@ -67,7 +67,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         csv.len() as f64 / 1e6
     );
 
-    let ticket = svc.create_import(&am, id.as_str(), None, &objects).await?;
+    let ticket = svc
+        .create_import(&am, id.as_str(), None, None, &objects)
+        .await?;
     let key = seatkeeper_core::imports::object_key(&id, &ticket.import_id);
     objects.put(objects.bucket(), &key, csv.as_bytes()).await?;
     drop(csv);

@@ -90,6 +90,20 @@
 //! `ImportCounts` has no field for them yet), and are problems with the
 //! reason "has no licence to renew…".
 //!
+//! `stay_expired` counts the company's expired members that no row names
+//! ([`MemberLookup::expired`] minus `to_renew`): they stay expired.
+//!
+//! # Column samples
+//!
+//! Each column of the heading comes with up to [`SAMPLES`] sample values:
+//! the first non-empty cells under it, in file order, trimmed, control
+//! characters as spaces, cut to [`SAMPLE_CHARS`] characters. They let the
+//! manager pick the e-mail column from a list. When the column cannot be
+//! chosen (`no_email_column`, `unknown_column`), the failure is held back
+//! while up to [`SAMPLE_ROWS`] more rows are read for samples only: it is
+//! still the import's failure, whatever those rows hold, and the columns
+//! it leaves (see [`PreviewBuilder::columns`]) carry their samples.
+//!
 //! # Problems and row numbers
 //!
 //! A problem's `row` is the row number a spreadsheet program shows for the
@@ -111,7 +125,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use crate::model::{ImportCounts, ImportProblem, LicenceStatus};
+use crate::model::{ImportColumn, ImportCounts, ImportProblem, LicenceStatus};
 use crate::types::Email;
 
 /// How much of a file the preview reads before it gives up.
@@ -145,19 +159,27 @@ impl Default for Limits {
 /// status of the member with this e-mail, or `None` if there is none.
 pub trait MemberLookup {
     fn status(&self, email: &Email) -> Option<LicenceStatus>;
+    /// How many members are expired: those the file does not name stay so.
+    fn expired(&self) -> u64;
 }
 
 impl MemberLookup for HashMap<Email, LicenceStatus> {
     fn status(&self, email: &Email) -> Option<LicenceStatus> {
         self.get(email).copied()
     }
+    fn expired(&self) -> u64 {
+        self.values()
+            .filter(|s| **s == LicenceStatus::Expired)
+            .count() as u64
+    }
 }
 
 /// What an import would do, for the manager to review before confirming.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preview {
-    /// The heading row's cells, trimmed, up to the last non-empty one.
-    pub columns: Vec<String>,
+    /// The heading row's cells, trimmed, up to the last non-empty one, each
+    /// with its first [`SAMPLES`] non-empty values.
+    pub columns: Vec<ImportColumn>,
     /// The chosen column, as spelled in `columns`.
     pub email_column: String,
     /// `b','`, `b';'` or `b'\t'`.
@@ -456,7 +478,7 @@ pub fn is_email_heading(heading: &str) -> bool {
 
 /// A heading compared with a name the manager gave: case and white space
 /// ignored.
-fn same_heading(a: &str, b: &str) -> bool {
+pub(crate) fn same_heading(a: &str, b: &str) -> bool {
     let key = |s: &str| -> String {
         s.chars()
             .filter(|c| !c.is_whitespace())
@@ -464,6 +486,31 @@ fn same_heading(a: &str, b: &str) -> bool {
             .collect()
     };
     key(a) == key(b)
+}
+
+/// Sample values kept per column.
+pub const SAMPLES: usize = 3;
+/// A sample longer than this many characters is cut, with an ellipsis.
+pub const SAMPLE_CHARS: usize = 100;
+/// Rows read for samples alone once the e-mail column is known to be missing.
+pub const SAMPLE_ROWS: u64 = 1000;
+
+/// A cell as a sample: trimmed, on one line, at most [`SAMPLE_CHARS`].
+fn sample(cell: &str) -> Option<String> {
+    let text: String = cell
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.is_empty() {
+        return None;
+    }
+    if text.chars().count() <= SAMPLE_CHARS {
+        return Some(text);
+    }
+    let mut cut: String = text.chars().take(SAMPLE_CHARS - 1).collect();
+    cut.push('…');
+    Some(cut)
 }
 
 /// How much of the file's start is checked before parsing starts.
@@ -558,7 +605,9 @@ enum State {
 #[derive(Debug)]
 struct Header {
     columns: Vec<String>,
-    email_index: usize,
+    /// `None` while a column failure is held back for samples.
+    email_index: Option<usize>,
+    samples: Vec<Vec<String>>,
 }
 
 /// The per-row outcome, before it is counted.
@@ -609,6 +658,11 @@ pub struct PreviewBuilder {
     /// The e-mail cell of the data row being read.
     email_cell: Vec<u8>,
 
+    /// A failure to choose the e-mail column, held back while samples are read.
+    pending: Option<ImportFailure>,
+    /// Rows read for samples alone since.
+    sample_rows: u64,
+
     counts: ImportCounts,
     unlicensed: u64,
     problems: Vec<ImportProblem>,
@@ -648,6 +702,8 @@ impl PreviewBuilder {
             heading_cells: Vec::new(),
             header: None,
             email_cell: Vec::new(),
+            pending: None,
+            sample_rows: 0,
             counts: ImportCounts::default(),
             unlicensed: 0,
             problems: Vec::new(),
@@ -664,18 +720,64 @@ impl PreviewBuilder {
             return Err(failure.clone());
         }
         let result = self.push_inner(chunk, members);
+        self.settle(result)
+    }
+
+    /// Ends the file and returns the preview, or why there is none.
+    pub fn finish(&mut self, members: &impl MemberLookup) -> Result<Preview, ImportFailure> {
+        if let Some(failure) = &self.failed {
+            return Err(failure.clone());
+        }
+        let result = self.finish_inner(members);
+        let result = match self.pending.take() {
+            Some(held) => Err(held),
+            None => result,
+        };
+        match result {
+            Ok(preview) => Ok(preview),
+            Err(failure) => {
+                self.failed = Some(failure.clone());
+                Err(failure)
+            }
+        }
+    }
+
+    /// The heading's columns as read so far, with their samples: what a
+    /// failed preview still shows the manager. Empty before the heading.
+    pub fn columns(&self) -> Vec<ImportColumn> {
+        self.header.as_ref().map_or_else(Vec::new, |h| {
+            h.columns
+                .iter()
+                .zip(&h.samples)
+                .map(|(name, samples)| ImportColumn {
+                    name: name.clone(),
+                    samples: samples.clone(),
+                })
+                .collect()
+        })
+    }
+
+    /// A held-back column failure wins over anything read after it, and
+    /// ends the file once the samples are in.
+    fn settle(&mut self, result: Result<(), ImportFailure>) -> Result<(), ImportFailure> {
+        let result = match (&self.pending, result) {
+            (Some(held), Err(_)) => Err(held.clone()),
+            (Some(held), Ok(())) if self.samples_done() => Err(held.clone()),
+            (_, result) => result,
+        };
         if let Err(failure) = &result {
+            self.pending = None;
             self.failed = Some(failure.clone());
         }
         result
     }
 
-    /// Ends the file and returns the preview, or why there is none.
-    pub fn finish(mut self, members: &impl MemberLookup) -> Result<Preview, ImportFailure> {
-        if let Some(failure) = self.failed.take() {
-            return Err(failure);
-        }
-        self.finish_inner(members)
+    fn samples_done(&self) -> bool {
+        self.sample_rows >= SAMPLE_ROWS
+            || self
+                .header
+                .as_ref()
+                .is_some_and(|h| h.samples.iter().all(|s| s.len() >= SAMPLES))
     }
 
     fn push_inner(
@@ -753,12 +855,16 @@ impl PreviewBuilder {
             _ if self.row_started => self.end_row(members)?,
             _ => {}
         }
-        let Some(header) = self.header.take() else {
+        let Some(header) = &self.header else {
             return Err(ImportFailure::Empty);
         };
+        if self.pending.is_some() {
+            // Reported by `finish`; the samples are complete.
+            return Err(ImportFailure::Empty);
+        }
         if self.counts.rows == 0 {
             return Err(ImportFailure::NoRows {
-                columns: header.columns,
+                columns: header.columns.clone(),
             });
         }
         let encoding = if self.has_bom {
@@ -769,13 +875,14 @@ impl PreviewBuilder {
             "utf-8"
         };
         let email_column = header
-            .columns
-            .get(header.email_index)
+            .email_index
+            .and_then(|i| header.columns.get(i))
             .cloned()
             .unwrap_or_default();
         let problems_total = self.counts.not_renewed;
+        self.counts.stay_expired = members.expired().saturating_sub(self.counts.to_renew);
         Ok(Preview {
-            columns: header.columns,
+            columns: self.columns(),
             email_column,
             delimiter: self.delimiter,
             encoding,
@@ -885,9 +992,21 @@ impl PreviewBuilder {
         }
         if self.capture {
             let cell = std::mem::take(&mut self.field);
-            match &self.header {
-                None => self.heading_cells.push(cell),
-                Some(_) => self.email_cell = cell,
+            if self.header.is_none() {
+                self.heading_cells.push(cell);
+            } else {
+                let text = self
+                    .wants_sample(index)
+                    .then(|| sample(&self.decode(&cell)))
+                    .flatten();
+                if let Some(header) = &mut self.header {
+                    if let (Some(text), Some(kept)) = (text, header.samples.get_mut(index)) {
+                        kept.push(text);
+                    }
+                    if header.email_index == Some(index) {
+                        self.email_cell = cell;
+                    }
+                }
             }
         }
         self.field_index += 1;
@@ -901,8 +1020,18 @@ impl PreviewBuilder {
     fn should_capture(&self, index: usize) -> bool {
         match &self.header {
             None => index < self.limits.max_columns,
-            Some(header) => index == header.email_index,
+            Some(header) => header.email_index == Some(index) || self.wants_sample(index),
         }
+    }
+
+    /// Whether a data row's cell in column `index` may still be a sample.
+    fn wants_sample(&self, index: usize) -> bool {
+        self.sample_rows < SAMPLE_ROWS
+            && self
+                .header
+                .as_ref()
+                .and_then(|h| h.samples.get(index))
+                .is_some_and(|s| s.len() < SAMPLES)
     }
 
     fn end_row(&mut self, members: &dyn MemberLookup) -> Result<(), ImportFailure> {
@@ -944,30 +1073,37 @@ impl PreviewBuilder {
             .take(width)
             .map(|cell| self.decode(cell).trim().to_string())
             .collect();
-        let email_index = match &self.requested_column {
+        let chosen = match &self.requested_column {
             Some(name) => columns
                 .iter()
                 .position(|c| same_heading(c, name))
                 .ok_or_else(|| ImportFailure::UnknownColumn {
                     name: name.clone(),
                     columns: columns.clone(),
-                })?,
+                }),
             None => {
                 let candidates: Vec<usize> = (0..columns.len())
                     .filter(|&i| is_email_heading(&columns[i]))
                     .collect();
                 match candidates[..] {
-                    [only] => only,
-                    _ => {
-                        return Err(ImportFailure::NoEmailColumn {
-                            candidates: candidates.iter().map(|&i| columns[i].clone()).collect(),
-                            columns,
-                        })
-                    }
+                    [only] => Ok(only),
+                    _ => Err(ImportFailure::NoEmailColumn {
+                        candidates: candidates.iter().map(|&i| columns[i].clone()).collect(),
+                        columns: columns.clone(),
+                    }),
                 }
             }
         };
+        // Without a column the rows are read for samples only (module docs).
+        let email_index = match chosen {
+            Ok(index) => Some(index),
+            Err(failure) => {
+                self.pending = Some(failure);
+                None
+            }
+        };
         self.header = Some(Header {
+            samples: vec![Vec::new(); columns.len()],
             columns,
             email_index,
         });
@@ -975,6 +1111,10 @@ impl PreviewBuilder {
     }
 
     fn count_row(&mut self, row: u64, members: &dyn MemberLookup) -> Result<(), ImportFailure> {
+        if self.pending.is_some() {
+            self.sample_rows += 1;
+            return Ok(());
+        }
         self.counts.rows += 1;
         if self.counts.rows > self.limits.max_rows {
             return Err(ImportFailure::TooManyRows {
@@ -1178,6 +1318,10 @@ mod tests {
         b.finish(&m)
     }
 
+    fn names(p: &Preview) -> Vec<&str> {
+        p.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+
     fn preview(bytes: &[u8]) -> Result<Preview, ImportFailure> {
         preview_with(bytes, None, Limits::default())
     }
@@ -1189,6 +1333,71 @@ mod tests {
             b.push(chunk, &m)?;
         }
         b.finish(&m)
+    }
+
+    fn samples_of(p: &Preview) -> Vec<Vec<String>> {
+        p.columns.iter().map(|c| c.samples.clone()).collect()
+    }
+
+    #[test]
+    fn columns_carry_their_first_non_empty_values() {
+        let long = "x".repeat(150);
+        let file = format!(
+            "Name,Email,Notes,Empty\n A ,ann@x.io,,\n\n,bob@x.io,\"two\nlines\",\nC,eve@x.io,{long},\nD,zed@x.io,more,\n"
+        );
+        let p = preview(file.as_bytes()).unwrap();
+        let samples = samples_of(&p);
+        assert_eq!(samples[0], vec!["A", "C", "D"], "trimmed, blanks skipped");
+        assert_eq!(samples[1], vec!["ann@x.io", "bob@x.io", "eve@x.io"]);
+        assert_eq!(samples[2][0], "two lines", "on one line");
+        assert_eq!(samples[2][1].chars().count(), SAMPLE_CHARS);
+        assert!(samples[2][1].ends_with('…'));
+        assert_eq!(samples[2][2], "more");
+        assert!(samples[3].is_empty(), "a heading with no values");
+        // Members: ann and bob expired (renewed), and nobody else expired.
+        assert_eq!(p.counts.stay_expired, 0);
+    }
+
+    #[test]
+    fn stay_expired_counts_the_expired_members_not_named() {
+        let p = preview(b"email\nann@x.io\nANN@x.io\neve@x.io\n").unwrap();
+        // ann and bob are expired; the file names ann (twice).
+        assert_eq!((p.counts.to_renew, p.counts.stay_expired), (1, 1));
+    }
+
+    /// A file whose e-mail column cannot be chosen still shows its columns'
+    /// samples, so the manager can pick one; the column failure wins over
+    /// anything wrong further down.
+    #[test]
+    fn a_column_failure_reads_on_for_samples() {
+        let m = members();
+        let mut b = PreviewBuilder::new(None, Limits::default());
+        let mut file = b"Name,Login\nAnn,ann@x.io\nBob,bob@x.io\nCy,cy@x.io\n".to_vec();
+        while file.len() < 2 * SNIFF_LEN {
+            file.extend_from_slice(b"Dee,dee@x.io,too,wide,for,the,limits\n");
+        }
+        file.extend_from_slice(b"\"open\n");
+        assert_eq!(
+            b.push(&file, &m).unwrap_err().code(),
+            "no_email_column",
+            "ends once every column has its samples"
+        );
+        assert_eq!(
+            b.columns()
+                .into_iter()
+                .map(|c| c.samples)
+                .collect::<Vec<_>>(),
+            vec![
+                vec!["Ann", "Bob", "Cy"],
+                vec!["ann@x.io", "bob@x.io", "cy@x.io"]
+            ]
+        );
+        // Fewer rows than samples: the failure comes at the end of the file,
+        // after an unclosed quote that would otherwise have been reported.
+        let mut b = PreviewBuilder::new(Some("Mail".into()), Limits::default());
+        b.push(b"Name,Login\nAnn,ann@x.io\n\"Bob", &m).unwrap();
+        assert_eq!(b.finish(&m).unwrap_err().code(), "unknown_column");
+        assert_eq!(b.columns()[1].samples, vec!["ann@x.io"]);
     }
 
     #[test]
@@ -1220,7 +1429,7 @@ mod tests {
         );
         assert_eq!(p.problems_total, 5);
         assert_eq!(p.email_column, "Email");
-        assert_eq!(p.columns, vec!["Name", "Email"]);
+        assert_eq!(names(&p), vec!["Name", "Email"]);
         assert_eq!(p.encoding, "utf-8");
         assert_eq!(p.delimiter, b',');
     }
@@ -1262,13 +1471,13 @@ mod tests {
                 .unwrap();
         assert_eq!(p.counts.to_renew, 1);
         assert_eq!(p.problems[0].row, 3, "a quoted newline stays in its row");
-        assert_eq!(p.columns, vec!["Name, full", "Email"]);
+        assert_eq!(names(&p), vec!["Name, full", "Email"]);
     }
 
     #[test]
     fn blank_rows_and_trailing_columns() {
         let p = preview(b"\n,,,\nemail,,,\n\n ann@x.io ,,\n,,,\r\n   \nzed@x.io\n\n").unwrap();
-        assert_eq!(p.columns, vec!["email"]);
+        assert_eq!(names(&p), vec!["email"]);
         assert_eq!(p.counts.rows, 2);
         assert_eq!(p.problems[0].row, 8, "blank rows count in row numbers");
     }
@@ -1293,10 +1502,10 @@ mod tests {
     fn encodings() {
         let p = preview(b"\xEF\xBB\xBFName,Email\nZo\xC3\xAB,ann@x.io\n").unwrap();
         assert_eq!(p.encoding, "utf-8-bom");
-        assert_eq!(p.columns[0], "Name");
+        assert_eq!(p.columns[0].name, "Name");
         let p = preview(b"Pr\xE9nom,Email\nZo\xEB,ann@x.io\n\x80,caf\xE9@x.io\n").unwrap();
         assert_eq!(p.encoding, "windows-1252");
-        assert_eq!(p.columns[0], "Prénom");
+        assert_eq!(p.columns[0].name, "Prénom");
         assert_eq!(p.problems[0].email, "café@x.io");
         let p = preview("Name,Email\nZoë,ann@x.io\n".as_bytes()).unwrap();
         assert_eq!(p.encoding, "utf-8");

@@ -67,6 +67,13 @@ pub enum ServiceError {
     UnknownMembers { emails: Vec<Email> },
     #[error("the import is {status}; only a previewed import can be confirmed")]
     ImportNotPreviewed { status: String },
+    #[error(
+        "the import is {status}; only an uploaded import not yet confirmed can be previewed again"
+    )]
+    ImportNotPreviewable { status: String },
+    /// Its list of members to renew has outlived its TTL: preview again.
+    #[error("the preview is older than {days} days; preview the file again, or upload it again, before confirming")]
+    ImportExpired { days: i64 },
     /// Retries on a contended item ran out; the caller may try again.
     #[error("too many concurrent changes; try again")]
     Busy,
@@ -97,6 +104,8 @@ impl ServiceError {
             ServiceError::AlreadyActive { .. } => "already_active",
             ServiceError::UnknownMembers { .. } => "unknown_members",
             ServiceError::ImportNotPreviewed { .. } => "import_not_previewed",
+            ServiceError::ImportNotPreviewable { .. } => "import_not_previewable",
+            ServiceError::ImportExpired { .. } => "import_expired",
             ServiceError::Busy => "busy",
             ServiceError::Store(StoreError::Throttled) => "throttled",
             ServiceError::Store(_) => "store_unavailable",

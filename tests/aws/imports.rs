@@ -172,7 +172,7 @@ async fn csv_renewal_through_s3_and_dynamodb() {
 
     // 1. Request the upload; PUT the file to the presigned URL, as a browser would.
     let ticket = svc
-        .create_import(&lead, id.as_str(), None, app.uploads.as_ref())
+        .create_import(&lead, id.as_str(), None, None, app.uploads.as_ref())
         .await
         .expect("create the import");
     let import_id = ticket.import_id.to_string();
@@ -264,7 +264,12 @@ async fn csv_renewal_through_s3_and_dynamodb() {
         .expect("the import");
     assert_eq!(view.status, ImportStatus::Previewed);
     assert_eq!(view.email_column.as_deref(), Some("Email Address"));
-    assert_eq!(view.columns, vec!["Name", "Email Address", "Team"]);
+    let names: Vec<&str> = view.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec!["Name", "Email Address", "Team"]);
+    assert_eq!(
+        view.columns[1].samples[0], "ANN@Acme.test",
+        "trimmed, as written"
+    );
     assert_eq!(
         view.counts,
         ImportCounts {
@@ -276,6 +281,8 @@ async fn csv_renewal_through_s3_and_dynamodb() {
             unknown: 1,
             invalid: 1,
             duplicate: 1,
+            // eve is expired and not in the file.
+            stay_expired: 1,
         }
     );
     assert_eq!(view.problems_total, 4);

@@ -26,7 +26,9 @@ macro_rules! on_both_stores {
 
 mod admin;
 mod expiry;
+mod imports;
 mod lifecycle;
+mod select_all;
 mod services;
 mod store;
 mod stored_layout;

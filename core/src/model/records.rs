@@ -19,6 +19,58 @@ pub enum ImportStatus {
     Committing,
     Committed,
     Failed,
+    /// Previewed too long ago: its list of members to renew is gone (TTL).
+    /// Shown, never stored; a new preview makes it current again.
+    Expired,
+}
+
+/// What a bulk renewal came from: a CSV file, or "Select All" expired
+/// members (which reuses the import's reserve-then-batches machinery).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportKind {
+    #[default]
+    Csv,
+    AllExpired,
+}
+
+/// A column of the uploaded file, with a few of its values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportColumn {
+    pub name: String,
+    pub samples: Vec<String>,
+}
+
+impl From<&str> for ImportColumn {
+    fn from(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            samples: Vec::new(),
+        }
+    }
+}
+
+/// Reads imports stored before samples, whose columns were plain names.
+impl<'de> Deserialize<'de> for ImportColumn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Name(String),
+            Column {
+                name: String,
+                #[serde(default)]
+                samples: Vec<String>,
+            },
+        }
+        Ok(match Stored::deserialize(deserializer)? {
+            Stored::Name(name) => Self {
+                name,
+                samples: Vec::new(),
+            },
+            Stored::Column { name, samples } => Self { name, samples },
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +85,9 @@ pub struct ImportCounts {
     /// Members with no licence to renew: not renewed, like the rest.
     #[serde(default)]
     pub unlicensed: u64,
+    /// Expired members the file does not name: they stay expired.
+    #[serde(default)]
+    pub stay_expired: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,14 +97,31 @@ pub struct ImportProblem {
     pub reason: String,
 }
 
-/// A CSV renewal: uploaded, previewed, then confirmed.
+/// How long a preview's list of members to renew lives (a DynamoDB TTL):
+/// past it the import can no longer be confirmed.
+pub const IMPORT_TTL_DAYS: i64 = 14;
+
+/// A CSV renewal: uploaded, previewed, then confirmed. A "Select All"
+/// allocation is one too (`kind`), created straight into `committing`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Import {
     pub id: ImportId,
     pub company_id: CompanyId,
     pub status: ImportStatus,
-    pub columns: Vec<String>,
+    #[serde(default)]
+    pub kind: ImportKind,
+    pub columns: Vec<ImportColumn>,
     pub email_column: Option<String>,
+    /// The licence type named when the import was created, if any.
+    #[serde(default)]
+    pub licence_type: Option<LicenceType>,
+    /// The pool the preview counted seats in (see `seats_licence_type`).
+    #[serde(default)]
+    pub seats_licence_type: Option<LicenceType>,
+    /// When the list of members to renew was written; it lives
+    /// [`IMPORT_TTL_DAYS`] from then.
+    #[serde(default)]
+    pub previewed_at: Option<DateTime<Utc>>,
     pub counts: ImportCounts,
     pub problems: Vec<ImportProblem>,
     /// Every row not renewed; `problems` keeps the first of them.

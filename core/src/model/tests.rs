@@ -186,3 +186,27 @@ fn company_status_is_derived() {
     company.plan = Plan::premium_without_term();
     assert_eq!(company.status(true, d("2030-01-01")), CompanyStatus::Active);
 }
+
+/// Imports stored before samples listed their columns as plain names.
+#[test]
+fn import_columns_read_old_and_new_shapes() {
+    let old: Vec<ImportColumn> = serde_json::from_str(r#"["Name", "Email"]"#).unwrap();
+    assert_eq!(
+        old,
+        vec![ImportColumn::from("Name"), ImportColumn::from("Email")]
+    );
+    let new: Vec<ImportColumn> =
+        serde_json::from_str(r#"[{"name": "Email", "samples": ["a@x.io"]}, {"name": "Team"}]"#)
+            .unwrap();
+    assert_eq!(new[0].samples, vec!["a@x.io"]);
+    assert!(new[1].samples.is_empty());
+    assert_eq!(
+        serde_json::to_value(&new[0]).unwrap(),
+        serde_json::json!({"name": "Email", "samples": ["a@x.io"]})
+    );
+    let counts: ImportCounts = serde_json::from_str(
+        r#"{"rows":1,"to_renew":1,"not_renewed":0,"already_active":0,"unknown":0,"invalid":0,"duplicate":0}"#,
+    )
+    .unwrap();
+    assert_eq!(counts.stay_expired, 0, "old counts read with none");
+}

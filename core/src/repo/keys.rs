@@ -9,6 +9,7 @@
 //! | order         | `C#<company>`        | `O#<order id>`              |                     |               |
 //! | import        | `C#<company>`        | `I#<import id>`             |                     |               |
 //! | import chunk  | `C#<company>`        | `I#<import id>#R#<generation>#<n, 6 digits>` |    |               |
+//! | select all    | `C#<company>`        | `SELECTALL` (the latest)    |                     |               |
 //! | notice        | `C#<company>`        | `N#<dedup key>`             | while unsent: retry |               |
 //! | audit         | `C#<company>`        | `A#<time-ordered id>`       |                     |               |
 //! | order         | (while requested)    |                             | 24 h after request  |               |
@@ -85,6 +86,12 @@ pub fn import_chunk_key(company: &CompanyId, import: &ImportId, generation: &str
         company_pk(company),
         format!("{IMPORT_PREFIX}{import}#R#{generation}#{n:06}"),
     )
+}
+
+/// Names a company's latest "Select All" allocation, so that a second one
+/// while it runs resumes it rather than reserving the seats twice.
+pub fn select_all_key(company: &CompanyId) -> Key {
+    Key::new(company_pk(company), "SELECTALL")
 }
 
 pub fn notice_key(company: &CompanyId, dedup_key: &str) -> Key {
@@ -282,6 +289,7 @@ mod tests {
             key(import_chunk_key(&c, &import, "g7", 3)),
             "C#c1/I#i1#R#g7#000003"
         );
+        assert_eq!(key(select_all_key(&c)), "C#c1/SELECTALL");
         assert_eq!(
             key(notice_key(&c, "order_requested#o1")),
             "C#c1/N#order_requested#o1"

@@ -346,6 +346,24 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         repo::load_many::<Member, _>(&self.store, &keys).await
     }
 
+    /// Visits every member of a company, a page at a time: memory holds a
+    /// page and what `visit` keeps, not the whole company.
+    pub(super) async fn each_member(
+        &self,
+        company: &CompanyId,
+        mut visit: impl FnMut(Stored<Member>),
+    ) -> Result<(), ServiceError> {
+        let mut query = Query::table(repo::company_pk(company), repo::MEMBER_PREFIX);
+        loop {
+            let (members, next) = repo::load_page::<Member, _>(&self.store, &query).await?;
+            members.into_iter().for_each(&mut visit);
+            match next {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// One page of a company's items of one kind (`prefix`, a sort-key
     /// prefix from `repo::keys`).
     pub(super) async fn company_page<T: DeserializeOwned>(
@@ -373,17 +391,12 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         before: serde_json::Value,
         after: serde_json::Value,
     ) -> Result<Write, ServiceError> {
-        self.audit_as(
-            caller.actor(),
-            caller.acting_for(tenant),
-            tenant,
-            action,
-            (before, after),
-        )
+        let by = (caller.actor(), caller.acting_for(tenant));
+        self.audit_by(by, tenant, action, before, after)
     }
 
     /// The audit event of something the service did by itself (a send the
-    /// mail service refused, the daily run), with the service as the actor.
+    /// mail service refused), with the service as the actor.
     pub(super) fn system_audit(
         &self,
         tenant: &Company,
@@ -397,17 +410,20 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             role: "system".into(),
             partner_id: None,
         };
-        self.audit_as(service, None, tenant, action, (before, after))
+        self.audit_by((service, None), tenant, action, before, after)
     }
 
-    fn audit_as(
+    /// An audit event of a change no request made (an S3 event), told as
+    /// the work of `by`: the actor and the company they acted for.
+    pub(super) fn audit_by(
         &self,
-        actor: ActorRef,
-        acting_for: Option<CompanyId>,
+        by: (ActorRef, Option<CompanyId>),
         tenant: &Company,
         action: &str,
-        (before, after): (serde_json::Value, serde_json::Value),
+        before: serde_json::Value,
+        after: serde_json::Value,
     ) -> Result<Write, ServiceError> {
+        let (actor, acting_for) = by;
         let event = AuditEvent {
             company_id: tenant.id.clone(),
             at: self.clock.now(),

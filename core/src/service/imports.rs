@@ -1,13 +1,17 @@
 //! Renewing licences from an uploaded CSV: request an upload, preview the
-//! file when it lands (the S3 event), confirm.
+//! file when it lands (the S3 event) or again with another column, confirm.
 //!
 //! Nothing half-written: a preview writes its list of members to renew as
 //! inert chunk items first, then flips the import to `previewed` in one
 //! conditional write naming that list's generation. A confirm reserves all
 //! the seats in one transaction with the import (all or nothing against the
-//! pool), then renews the members in batches of [`CHUNK`], each batch one
-//! transaction with the import's progress counter, so a batch that fails
-//! part-way, or a confirm that is retried, never counts a seat twice.
+//! pool), then renews the members in batches of at most [`CHUNK`], each
+//! batch one transaction with the import's progress counter, so a batch that
+//! fails part-way, or a confirm that is retried, never counts a seat twice.
+//!
+//! "Select All" expired members (`service::allocation`) is the same job: a
+//! record of kind [`ImportKind::AllExpired`] whose list is the expired
+//! members, reserved and renewed by the code here.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -16,26 +20,26 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::caller::{Action, Caller};
-use crate::csv_import::{ImportFailure, Limits, Preview, PreviewBuilder};
+use crate::csv_import::{same_heading, ImportFailure, Limits, Preview, PreviewBuilder};
 use crate::error::ServiceError;
 use crate::model::*;
 use crate::ports::{
-    Clock, ItemStore, Mailer, ObjectError, ObjectReader, Query, StoreError, UploadTarget,
+    Clock, ItemStore, Mailer, ObjectError, ObjectReader, StoreError, UploadTarget, Write,
     MAX_TRANSACTION_ITEMS,
 };
 use crate::repo::{self, import_chunk_key, import_key, Stored};
-use crate::rules::{ensure_open, new_licence, shortage};
+use crate::rules::{ensure_open, free_co_term_seat, holds_co_term_seat, new_licence, shortage};
 
 use super::context::{Seatkeeper, Tenant};
 use super::views::PoolView;
 use crate::types::{CompanyId, Email, ImportId, LicenceType};
 
-/// Members renewed per transaction (with the import's progress: ≤ 100 items).
-pub const CHUNK: usize = MAX_TRANSACTION_ITEMS - 2;
+/// Members renewed per transaction. The rest of its 100 items: the job's
+/// progress, its audit event, and the pools of other types whose co-term
+/// seats the batch's members give up.
+pub const CHUNK: usize = MAX_TRANSACTION_ITEMS - 10;
 /// How long an upload URL stays valid.
 pub const UPLOAD_URL_SECONDS: u64 = 15 * 60;
-/// How long a preview's chunk items live (DynamoDB TTL).
-const CHUNK_TTL_DAYS: i64 = 14;
 
 /// Where a company's upload for an import goes, and how to read it back.
 pub fn object_key(company: &CompanyId, import: &ImportId) -> String {
@@ -51,6 +55,19 @@ fn parse_object_key(key: &str) -> Option<(CompanyId, ImportId)> {
     ))
 }
 
+/// Whether a preview's list of members has outlived its TTL at `now`.
+fn is_stale(import: &Import, now: DateTime<Utc>) -> bool {
+    let written = import.previewed_at.unwrap_or(import.created_at);
+    now >= written + Duration::days(IMPORT_TTL_DAYS)
+}
+
+fn status_name(status: ImportStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UploadTicket {
     pub import_id: ImportId,
@@ -59,14 +76,29 @@ pub struct UploadTicket {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The seats a confirm would take: `needed` (the members to renew) out of
+/// the `available` seats of `licence_type`'s pool, read now. A confirm for
+/// that type that finds fewer answers 409 `no_seats_available` with the same
+/// two figures, unless members or seats changed in between.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeatsView {
+    pub licence_type: LicenceType,
+    pub needed: u32,
+    pub available: u32,
+}
+
 /// An import as a manager reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportView {
     pub import_id: ImportId,
+    /// `expired` when a previewed import is past its TTL.
     pub status: ImportStatus,
-    pub columns: Vec<String>,
+    pub columns: Vec<ImportColumn>,
     pub email_column: Option<String>,
     pub counts: ImportCounts,
+    /// Once previewed, when a pool could be chosen (see
+    /// [`Seatkeeper::get_import`]).
+    pub seats: Option<SeatsView>,
     pub problems: Vec<ImportProblem>,
     pub problems_total: u64,
     pub failure: Option<String>,
@@ -74,14 +106,19 @@ pub struct ImportView {
     pub renewed: Option<u32>,
 }
 
-impl From<&Import> for ImportView {
-    fn from(import: &Import) -> Self {
+impl ImportView {
+    fn new(import: &Import, now: DateTime<Utc>, seats: Option<SeatsView>) -> Self {
+        let status = match import.status {
+            ImportStatus::Previewed if is_stale(import, now) => ImportStatus::Expired,
+            status => status,
+        };
         Self {
             import_id: import.id.clone(),
-            status: import.status,
+            status,
             columns: import.columns.clone(),
             email_column: import.email_column.clone(),
             counts: import.counts.clone(),
+            seats,
             problems: import.problems.clone(),
             problems_total: import.problems_total,
             failure: import.failure.clone(),
@@ -109,24 +146,80 @@ pub enum PreviewOutcome {
     Ignored(String),
 }
 
+/// A file read: the preview, or why not with the columns it got to.
+type ReadOutcome = Result<Preview, (ImportFailure, Vec<ImportColumn>)>;
+
+/// What the preview matches rows against: each member's licence status,
+/// and the type of each expired member's licence (to choose a pool).
+struct MemberIndex {
+    statuses: HashMap<Email, LicenceStatus>,
+    expired_types: HashMap<Email, LicenceType>,
+}
+
+/// The pool a preview counts seats in:
+/// 1. the licence type named when the import was created;
+/// 2. else the company's only pool;
+/// 3. else the type most of the members to renew held (their expired
+///    licences), ties going to the first pool in key order;
+/// 4. else none (`seats` is then absent).
+fn seats_licence_type(
+    import: &Import,
+    pools: &[Stored<SeatPool>],
+    to_renew: &[Email],
+    expired_types: &HashMap<Email, LicenceType>,
+) -> Option<LicenceType> {
+    if let Some(named) = &import.licence_type {
+        return Some(named.clone());
+    }
+    if let [only] = pools {
+        return Some(only.value.licence_type.clone());
+    }
+    let mut tally: Vec<(LicenceType, usize)> = pools
+        .iter()
+        .map(|p| (p.value.licence_type.clone(), 0))
+        .collect();
+    for held in to_renew.iter().filter_map(|e| expired_types.get(e)) {
+        if let Some(entry) = tally.iter_mut().find(|(t, _)| t == held) {
+            entry.1 += 1;
+        }
+    }
+    let most = tally.iter().map(|(_, n)| *n).max().filter(|n| *n > 0)?;
+    tally.into_iter().find(|(_, n)| *n == most).map(|(t, _)| t)
+}
+
 impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
+    /// A job of `kind` by id; any other kind, or none, is `what` not found.
+    pub(super) async fn job(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        kind: ImportKind,
+        what: &'static str,
+    ) -> Result<Stored<Import>, ServiceError> {
+        let not_found = ServiceError::NotFound { what };
+        let id = ImportId::parse(id).map_err(|_| not_found.clone())?;
+        repo::load::<Import, _>(self.store(), &import_key(tenant.id(), &id))
+            .await?
+            .filter(|i| i.value.kind == kind)
+            .ok_or(not_found)
+    }
+
     async fn import(
         &self,
         tenant: &Tenant,
         import_id: &str,
     ) -> Result<Stored<Import>, ServiceError> {
-        let not_found = ServiceError::NotFound { what: "import" };
-        let id = ImportId::parse(import_id).map_err(|_| not_found.clone())?;
-        repo::load(self.store(), &import_key(tenant.id(), &id))
-            .await?
-            .ok_or(not_found)
+        self.job(tenant, import_id, ImportKind::Csv, "import").await
     }
 
+    /// Starts an import. `licence_type`, if given, is the pool the preview
+    /// counts seats in (it must be one of the company's licence types).
     pub async fn create_import(
         &self,
         caller: &Caller,
         company_id: &str,
         email_column: Option<String>,
+        licence_type: Option<String>,
         uploads: &dyn UploadTarget,
     ) -> Result<UploadTicket, ServiceError> {
         caller.require(Action::ManageSeats)?;
@@ -142,14 +235,22 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 "must be at most 200 characters",
             ));
         }
+        let licence_type = licence_type.map(|t| LicenceType::parse(&t)).transpose()?;
         let tenant = self.tenant(caller, company_id).await?;
+        if let Some(t) = &licence_type {
+            tenant.pool(t)?;
+        }
         let now = self.clock().now();
         let import = Import {
             id: ImportId::generate(),
             company_id: tenant.id().clone(),
             status: ImportStatus::AwaitingUpload,
+            kind: ImportKind::Csv,
             columns: Vec::new(),
             email_column,
+            licence_type,
+            seats_licence_type: None,
+            previewed_at: None,
             counts: ImportCounts::default(),
             problems: Vec::new(),
             problems_total: 0,
@@ -184,6 +285,8 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         })
     }
 
+    /// The import with its `seats`: the pool's available seats are read
+    /// now; `needed` is the previewed `to_renew`.
     pub async fn get_import(
         &self,
         caller: &Caller,
@@ -192,9 +295,29 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     ) -> Result<ImportView, ServiceError> {
         caller.require(Action::ManageSeats)?;
         let tenant = self.tenant(caller, company_id).await?;
-        Ok(ImportView::from(
-            &self.import(&tenant, import_id).await?.value,
-        ))
+        let import = self.import(&tenant, import_id).await?;
+        self.import_view(&tenant, &import.value).await
+    }
+
+    async fn import_view(
+        &self,
+        tenant: &Tenant,
+        import: &Import,
+    ) -> Result<ImportView, ServiceError> {
+        let seats = match &import.seats_licence_type {
+            Some(t) if import.generation.is_some() => match self.pool(tenant, t).await {
+                Ok(pool) => Some(SeatsView {
+                    licence_type: t.clone(),
+                    needed: u32::try_from(import.counts.to_renew).unwrap_or(u32::MAX),
+                    available: pool.value.available(),
+                }),
+                // The type was removed since: no seats to count in.
+                Err(ServiceError::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            },
+            _ => None,
+        };
+        Ok(ImportView::new(import, self.clock().now(), seats))
     }
 
     /// Handles an uploaded object (the S3 ObjectCreated event): reads it,
@@ -212,14 +335,13 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 "{key} is not an import upload"
             )));
         };
-        let Some(company) =
-            repo::load::<Company, _>(self.store(), &repo::company_key(&company_id)).await?
-        else {
+        let Some(tenant) = self.company(&company_id).await? else {
             return Ok(PreviewOutcome::Ignored(format!("no company {company_id}")));
         };
-        let company = company.value;
         let Some(stored) =
-            repo::load::<Import, _>(self.store(), &import_key(&company_id, &import_id)).await?
+            repo::load::<Import, _>(self.store(), &import_key(&company_id, &import_id))
+                .await?
+                .filter(|i| i.value.kind == ImportKind::Csv)
         else {
             return Ok(PreviewOutcome::Ignored(format!("no import {import_id}")));
         };
@@ -238,25 +360,111 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         {
             return Ok(PreviewOutcome::AlreadyDone);
         }
-        let result = self
-            .read_preview(&company, import, objects, bucket, key, limits)
-            .await?;
         let mut next = import.clone();
         next.source_etag = etag.map(str::to_string);
-        let mut writes = Vec::new();
-        let outcome = match result {
+        // No request made this: the audit names who created the import.
+        let by = (
+            import.created_by.clone(),
+            (import.created_by.role == "partner_admin").then(|| company_id.clone()),
+        );
+        match self
+            .preview_object(&tenant, &stored, next, by, objects, bucket, limits)
+            .await
+        {
+            Ok(done) => Ok(match done.failure_code {
+                Some(code) => PreviewOutcome::Failed(code),
+                None => PreviewOutcome::Previewed,
+            }),
+            // A concurrent delivery of the same upload got there first.
+            Err(ServiceError::Store(StoreError::Conflict)) => Ok(PreviewOutcome::AlreadyDone),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Previews the uploaded file again with `email_column`, without a new
+    /// upload: the manager's pick from the columns (and their samples) after
+    /// a preview chose none, or the wrong one. Refused (409
+    /// `import_not_previewable`) before the upload and once confirming; a
+    /// column the file does not have is a 400.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn repreview_import(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+        import_id: &str,
+        email_column: &str,
+        objects: &dyn ObjectReader,
+        bucket: &str,
+        limits: Limits,
+    ) -> Result<ImportView, ServiceError> {
+        caller.require(Action::ManageSeats)?;
+        self.retrying(|| async {
+            let tenant = self.tenant(caller, company_id).await?;
+            let stored = self.import(&tenant, import_id).await?;
+            let import = &stored.value;
+            if matches!(
+                import.status,
+                ImportStatus::AwaitingUpload | ImportStatus::Committing | ImportStatus::Committed
+            ) {
+                return Err(ServiceError::ImportNotPreviewable {
+                    status: status_name(import.status),
+                });
+            }
+            let Some(column) = import
+                .columns
+                .iter()
+                .find(|c| same_heading(&c.name, email_column))
+            else {
+                let names: Vec<&str> = import.columns.iter().map(|c| c.name.as_str()).collect();
+                return Err(ServiceError::invalid(
+                    "email_column",
+                    format!("is not a column of the file (its columns: {names:?})"),
+                ));
+            };
+            let mut next = import.clone();
+            next.email_column = Some(column.name.clone());
+            let by = (caller.actor(), caller.acting_for(&tenant.company.value));
+            let done = self
+                .preview_object(&tenant, &stored, next, by, objects, bucket, limits)
+                .await?;
+            self.import_view(&tenant, &done).await
+        })
+        .await
+    }
+
+    /// Reads the import's object with `next`'s e-mail column and stores the
+    /// preview, or why the file failed, in one conditional write with its
+    /// audit event. The one path of the S3 event and a re-preview. A lost
+    /// race is `Conflict`.
+    #[allow(clippy::too_many_arguments)]
+    async fn preview_object(
+        &self,
+        tenant: &Tenant,
+        stored: &Stored<Import>,
+        mut next: Import,
+        by: (ActorRef, Option<CompanyId>),
+        objects: &dyn ObjectReader,
+        bucket: &str,
+        limits: Limits,
+    ) -> Result<Import, ServiceError> {
+        let company = &tenant.company.value;
+        let key = object_key(&company.id, &next.id);
+        let index = self.member_index(company).await?;
+        let result = self
+            .read_preview(&next, &index, objects, bucket, &key, limits)
+            .await?;
+        match result {
             Ok(preview) => {
                 let generation = uuid::Uuid::now_v7().simple().to_string();
-                let expires_at = (self.clock().now() + Duration::days(CHUNK_TTL_DAYS)).timestamp();
-                let chunks: Vec<_> = preview.to_renew.chunks(CHUNK).collect();
-                for (n, emails) in chunks.iter().enumerate() {
-                    let n = u32::try_from(n).unwrap_or(u32::MAX);
-                    writes.push(repo::insert_raw(
-                        import_chunk_key(&company.id, &import.id, &generation, n),
-                        emails,
-                        Some(expires_at),
-                    )?);
-                }
+                next.renew_chunks = self
+                    .write_chunks(&company.id, &next.id, &generation, &preview.to_renew)
+                    .await?;
+                next.seats_licence_type = seats_licence_type(
+                    &next,
+                    &tenant.pools,
+                    &preview.to_renew,
+                    &index.expired_types,
+                );
                 next.status = ImportStatus::Previewed;
                 next.columns = preview.columns;
                 next.email_column = Some(preview.email_column);
@@ -268,34 +476,72 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 next.problems_total = preview.problems_total;
                 next.failure = None;
                 next.failure_code = None;
-                next.renew_chunks = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
                 next.generation = Some(generation);
-                PreviewOutcome::Previewed
+                next.previewed_at = Some(self.clock().now());
             }
-            Err(failure) => {
+            Err((failure, columns)) => {
                 next.status = ImportStatus::Failed;
-                next.columns = failure.columns().to_vec();
+                next.columns = columns;
+                next.counts = ImportCounts::default();
+                next.problems = Vec::new();
+                next.problems_total = 0;
                 next.failure = Some(failure.to_string());
                 next.failure_code = Some(failure.code().to_string());
                 next.generation = None;
                 next.renew_chunks = 0;
-                PreviewOutcome::Failed(failure.code().to_string())
+                next.seats_licence_type = None;
             }
-        };
+        }
+        let audit = self.audit_by(
+            by,
+            company,
+            "import.preview",
+            serde_json::json!({
+                "status": stored.value.status,
+                "email_column": stored.value.email_column,
+                "counts": stored.value.counts,
+            }),
+            serde_json::json!({
+                "import_id": next.id,
+                "status": next.status,
+                "email_column": next.email_column,
+                "counts": next.counts,
+                "failure_code": next.failure_code,
+            }),
+        )?;
         // The chunks are inert until the import names their generation.
+        self.store()
+            .transact(vec![repo::update(company, &next, stored.version)?, audit])
+            .await?;
+        Ok(next)
+    }
+
+    /// Writes a job's list of members as inert chunk items of [`CHUNK`]
+    /// e-mails, living [`IMPORT_TTL_DAYS`]; returns how many.
+    pub(super) async fn write_chunks(
+        &self,
+        company: &CompanyId,
+        import: &ImportId,
+        generation: &str,
+        emails: &[Email],
+    ) -> Result<u32, ServiceError> {
+        let expires_at = (self.clock().now() + Duration::days(IMPORT_TTL_DAYS)).timestamp();
+        let writes = emails
+            .chunks(CHUNK)
+            .enumerate()
+            .map(|(n, list)| {
+                let n = u32::try_from(n).unwrap_or(u32::MAX);
+                repo::insert_raw(
+                    import_chunk_key(company, import, generation, n),
+                    &list,
+                    Some(expires_at),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         for batch in writes.chunks(MAX_TRANSACTION_ITEMS) {
             self.store().transact(batch.to_vec()).await?;
         }
-        match self
-            .store()
-            .transact(vec![repo::update(&company, &next, stored.version)?])
-            .await
-        {
-            Ok(()) => Ok(outcome),
-            // A concurrent delivery of the same upload got there first.
-            Err(StoreError::Conflict) => Ok(PreviewOutcome::AlreadyDone),
-            Err(e) => Err(e.into()),
-        }
+        Ok(u32::try_from(writes.len()).unwrap_or(u32::MAX))
     }
 
     /// The preview, or what is wrong with the file. `Err` only for a
@@ -303,66 +549,58 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     /// than the import failed for good.
     async fn read_preview(
         &self,
-        company: &Company,
         import: &Import,
+        index: &MemberIndex,
         objects: &dyn ObjectReader,
         bucket: &str,
         key: &str,
         limits: Limits,
-    ) -> Result<Result<Preview, ImportFailure>, ServiceError> {
+    ) -> Result<ReadOutcome, ServiceError> {
         let unreadable =
             |e: ObjectError| StoreError::Unavailable(format!("reading the upload: {e}"));
         let size = objects.size(bucket, key).await.map_err(unreadable)?;
         if size > limits.max_bytes {
-            return Ok(Err(ImportFailure::TooLarge {
+            let failure = ImportFailure::TooLarge {
                 max_bytes: limits.max_bytes,
-            }));
+            };
+            return Ok(Err((failure, Vec::new())));
         }
-        let members = self.member_statuses(company).await?;
+        let members = &index.statuses;
         let mut builder = PreviewBuilder::new(import.email_column.clone(), limits);
-        let mut failed = None;
-        let mut sink = |chunk: &[u8]| match builder.push(chunk, &members) {
-            Ok(()) => true,
-            Err(failure) => {
-                failed = Some(failure);
-                false
-            }
-        };
+        // A failure sticks in the builder: stop reading at the first.
+        let mut sink = |chunk: &[u8]| builder.push(chunk, members).is_ok();
         objects
             .read_chunks(bucket, key, &mut sink)
             .await
             .map_err(unreadable)?;
-        Ok(match failed {
-            Some(failure) => Err(failure),
-            None => builder.finish(&members),
-        })
+        Ok(builder.finish(members).map_err(|f| (f, builder.columns())))
     }
 
-    /// Every member's licence status today: the index the preview matches on.
-    async fn member_statuses(
-        &self,
-        company: &Company,
-    ) -> Result<HashMap<Email, LicenceStatus>, ServiceError> {
+    /// Every member's licence status today: the index the preview matches
+    /// on, read a page at a time.
+    async fn member_index(&self, company: &Company) -> Result<MemberIndex, ServiceError> {
         let today = self.clock().today_in(company.timezone);
-        let mut statuses = HashMap::new();
-        let mut query = Query::table(repo::company_pk(&company.id), repo::MEMBER_PREFIX);
-        loop {
-            let (members, next) = repo::load_page::<Member, _>(self.store(), &query).await?;
-            statuses.extend(
-                members
-                    .into_iter()
-                    .map(|m| (m.value.email.clone(), m.value.status(&company.plan, today))),
-            );
-            match next {
-                Some(cursor) => query.cursor = Some(cursor),
-                None => return Ok(statuses),
+        let mut index = MemberIndex {
+            statuses: HashMap::new(),
+            expired_types: HashMap::new(),
+        };
+        self.each_member(&company.id, |member| {
+            let status = member.value.status(&company.plan, today);
+            let Member { email, licence, .. } = member.value;
+            if let (LicenceStatus::Expired, Some(held)) = (status, licence) {
+                index.expired_types.insert(email.clone(), held.licence_type);
             }
-        }
+            index.statuses.insert(email, status);
+        })
+        .await?;
+        Ok(index)
     }
 
     /// Renews exactly the previewed members, all or nothing against the
     /// pool. Idempotent: a confirmed import answers with its result, and one
     /// stopped part-way (a crash, or `deadline`) resumes where it stopped.
+    /// A preview older than [`IMPORT_TTL_DAYS`], or whose list is gone,
+    /// answers 409 `import_expired`.
     pub async fn confirm_import(
         &self,
         caller: &Caller,
@@ -373,26 +611,38 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     ) -> Result<Confirmed, ServiceError> {
         caller.require(Action::ManageSeats)?;
         let licence_type = LicenceType::parse(licence_type)?;
-        let reserved = self
+        let (tenant, import) = self
             .retrying(|| async {
                 let tenant = self.tenant(caller, company_id).await?;
                 let import = self.import(&tenant, import_id).await?;
                 match import.value.status {
-                    ImportStatus::Previewed => self
-                        .reserve(caller, &tenant, import, &licence_type)
-                        .await
-                        .map(|i| (tenant, i)),
+                    ImportStatus::Previewed if is_stale(&import.value, self.clock().now()) => {
+                        Err(ServiceError::ImportExpired {
+                            days: IMPORT_TTL_DAYS,
+                        })
+                    }
+                    ImportStatus::Previewed => {
+                        let needed = self.previewed_still_expired(&tenant, &import.value).await?;
+                        let mut next = import.value.clone();
+                        next.status = ImportStatus::Committing;
+                        next.confirm = Some(ImportConfirm {
+                            licence_type: licence_type.clone(),
+                            reserved: needed,
+                            done_chunks: 0,
+                            renewed: 0,
+                        });
+                        let stored = self
+                            .reserve(caller, &tenant, next, Some(import.version), Vec::new())
+                            .await?;
+                        Ok((tenant, stored))
+                    }
                     ImportStatus::Committing | ImportStatus::Committed => Ok((tenant, import)),
                     status => Err(ServiceError::ImportNotPreviewed {
-                        status: serde_json::to_value(status)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default(),
+                        status: status_name(status),
                     }),
                 }
             })
             .await?;
-        let (tenant, mut import) = reserved;
         let confirm_type = import
             .value
             .confirm
@@ -404,14 +654,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 "this import is being confirmed for another licence type",
             ));
         }
-        while import.value.status == ImportStatus::Committing {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                break;
-            }
-            import = self
-                .retrying(|| self.renew_next_chunk(&tenant, &licence_type, import_id))
-                .await?;
-        }
+        let (import, _) = self.run_batches(caller, &tenant, import, deadline).await?;
         let pool = self.pool(&tenant, &licence_type).await?;
         Ok(Confirmed {
             status: import.value.status,
@@ -420,67 +663,91 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         })
     }
 
+    /// The `n`th list of a job's members; `None` once its TTL took it.
     async fn chunk(
         &self,
         company: &CompanyId,
         import: &Import,
         n: u32,
-    ) -> Result<Vec<Email>, ServiceError> {
+    ) -> Result<Option<Vec<Email>>, ServiceError> {
         let generation = import.generation.as_deref().unwrap_or_default();
         Ok(repo::load::<Vec<Email>, _>(
             self.store(),
             &import_chunk_key(company, &import.id, generation, n),
         )
         .await?
-        .map(|c| c.value)
-        .unwrap_or_default())
+        .map(|c| c.value))
     }
 
-    /// Takes every seat the import needs, in one transaction with the import.
-    async fn reserve(
+    /// How many of the previewed members are still expired now: the seats a
+    /// confirm takes. A list gone past its TTL is `import_expired`.
+    async fn previewed_still_expired(
+        &self,
+        tenant: &Tenant,
+        import: &Import,
+    ) -> Result<u32, ServiceError> {
+        let mut needed = 0u32;
+        for n in 0..import.renew_chunks {
+            let list =
+                self.chunk(tenant.id(), import, n)
+                    .await?
+                    .ok_or(ServiceError::ImportExpired {
+                        days: IMPORT_TTL_DAYS,
+                    })?;
+            needed += self.still_expired(tenant, &list).await?.len() as u32;
+        }
+        Ok(needed)
+    }
+
+    /// Takes every seat `job` reserves (`job.confirm`), in one transaction
+    /// with the job's record (stored over `version`, or created when
+    /// `None`), its audit event and `extra`: all or nothing.
+    pub(super) async fn reserve(
         &self,
         caller: &Caller,
         tenant: &Tenant,
-        import: Stored<Import>,
-        licence_type: &LicenceType,
+        job: Import,
+        version: Option<u64>,
+        extra: Vec<Write>,
     ) -> Result<Stored<Import>, ServiceError> {
         let company = &tenant.company.value;
-        let mut pool = self.pool(tenant, licence_type).await?;
+        let Some(progress) = &job.confirm else {
+            return Err(ServiceError::NotFound { what: "import" });
+        };
+        let mut pool = self.pool(tenant, &progress.licence_type).await?;
         ensure_open(company, &pool.value, tenant.today)?;
-        // The previewed members still expired now; seats for exactly them.
-        let mut needed = 0u32;
-        for n in 0..import.value.renew_chunks {
-            needed += self
-                .still_expired(tenant, &self.chunk(tenant.id(), &import.value, n).await?)
-                .await?
-                .len() as u32;
-        }
-        pool.value.take(needed).map_err(shortage)?;
-        let mut next = import.value.clone();
-        next.status = ImportStatus::Committing;
-        next.confirm = Some(ImportConfirm {
-            licence_type: licence_type.clone(),
-            reserved: needed,
-            done_chunks: 0,
-            renewed: 0,
-        });
+        let before = pool.value.allocated;
+        pool.value.take(progress.reserved).map_err(shortage)?;
+        let action = match job.kind {
+            ImportKind::Csv => "import.confirm",
+            ImportKind::AllExpired => "seats.allocate",
+        };
         let audit = self.audit(
             caller,
             company,
-            "import.confirm",
-            serde_json::json!({"allocated": pool.value.allocated - needed}),
-            serde_json::json!({"allocated": pool.value.allocated, "import_id": next.id}),
+            action,
+            serde_json::json!({"allocated": before}),
+            serde_json::json!({
+                "allocated": pool.value.allocated,
+                "import_id": job.id,
+                "licence_type": progress.licence_type,
+                "reserved": progress.reserved,
+            }),
         )?;
-        self.store()
-            .transact(vec![
-                repo::update(company, &pool.value, pool.version)?,
-                repo::update(company, &next, import.version)?,
-                audit,
-            ])
-            .await?;
+        let record = match version {
+            Some(v) => repo::update(company, &job, v)?,
+            None => repo::insert(company, &job)?,
+        };
+        let mut writes = vec![
+            repo::update(company, &pool.value, pool.version)?,
+            record,
+            audit,
+        ];
+        writes.extend(extra);
+        self.store().transact(writes).await?;
         Ok(Stored {
-            value: next,
-            version: import.version + 1,
+            value: job,
+            version: version.map_or(1, |v| v + 1),
         })
     }
 
@@ -498,32 +765,69 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             .collect())
     }
 
-    /// Renews the next batch in one transaction with the import's progress;
-    /// after the last, hands back seats reserved for members who stopped
-    /// being expired in between, and marks the import committed.
+    /// Runs a job's batches until it is done or `deadline` passes; the
+    /// members this call renewed come back with it.
+    pub(super) async fn run_batches(
+        &self,
+        caller: &Caller,
+        tenant: &Tenant,
+        mut job: Stored<Import>,
+        deadline: Option<Instant>,
+    ) -> Result<(Stored<Import>, Vec<Email>), ServiceError> {
+        let mut renewed = Vec::new();
+        while job.value.status == ImportStatus::Committing {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            let id = job.value.id.clone();
+            let (next, batch) = self
+                .retrying(|| self.renew_next_chunk(caller, tenant, &id))
+                .await?;
+            renewed.extend(batch);
+            job = next;
+        }
+        Ok((job, renewed))
+    }
+
+    /// Renews the next batch in one transaction with the job's progress and
+    /// its audit event; after the last, hands back seats reserved for
+    /// members who stopped being expired in between (or whose list expired
+    /// by TTL before its turn), and marks the job committed.
     async fn renew_next_chunk(
         &self,
+        caller: &Caller,
         tenant: &Tenant,
-        licence_type: &LicenceType,
-        import_id: &str,
-    ) -> Result<Stored<Import>, ServiceError> {
-        let import = self.import(tenant, import_id).await?;
-        let mut next = import.value.clone();
-        let Some(progress) = next.confirm.as_mut() else {
-            return Ok(import);
-        };
+        id: &ImportId,
+    ) -> Result<(Stored<Import>, Vec<Email>), ServiceError> {
         let company = &tenant.company.value;
+        let import: Stored<Import> = repo::load(self.store(), &import_key(tenant.id(), id))
+            .await?
+            .ok_or(ServiceError::NotFound { what: "import" })?;
+        let mut next = import.value.clone();
+        let kind = next.kind;
+        let renew_chunks = next.renew_chunks;
+        let Some(progress) = next
+            .confirm
+            .as_mut()
+            .filter(|_| import.value.status == ImportStatus::Committing)
+        else {
+            return Ok((import, Vec::new()));
+        };
+        let licence_type = progress.licence_type.clone();
         let mut writes = Vec::new();
-        if progress.done_chunks < next.renew_chunks {
-            let members = self
-                .still_expired(
-                    tenant,
-                    &self
-                        .chunk(tenant.id(), &import.value, progress.done_chunks)
-                        .await?,
-                )
-                .await?;
-            let pool = self.pool(tenant, licence_type).await?;
+        let mut renewed = Vec::new();
+        if progress.done_chunks < renew_chunks {
+            let n = progress.done_chunks;
+            let list = self
+                .chunk(tenant.id(), &import.value, n)
+                .await?
+                .unwrap_or_default();
+            let members = self.still_expired(tenant, &list).await?;
+            let pool = self.pool(tenant, &licence_type).await?;
+            writes.extend(
+                self.release_other_seats(tenant, &licence_type, &members)
+                    .await?,
+            );
             for stored in &members {
                 let mut member = stored.value.clone();
                 member.licence = Some(new_licence(
@@ -533,13 +837,30 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                     tenant.today,
                 ));
                 writes.push(repo::update(company, &member, stored.version)?);
+                renewed.push(member.email);
             }
             progress.done_chunks += 1;
-            progress.renewed += members.len() as u32;
+            progress.renewed += renewed.len() as u32;
+            let action = match kind {
+                ImportKind::Csv => "import.confirm_batch",
+                ImportKind::AllExpired => "seats.allocate_batch",
+            };
+            writes.push(self.audit(
+                caller,
+                company,
+                action,
+                serde_json::json!({"renewed": progress.renewed - renewed.len() as u32}),
+                serde_json::json!({
+                    "import_id": id,
+                    "batch": n,
+                    "renewed": progress.renewed,
+                    "members": renewed,
+                }),
+            )?);
         } else {
             let unused = progress.reserved.saturating_sub(progress.renewed);
             if unused > 0 {
-                let mut pool = self.pool(tenant, licence_type).await?;
+                let mut pool = self.pool(tenant, &licence_type).await?;
                 pool.value.allocated = pool.value.allocated.saturating_sub(unused);
                 writes.push(repo::update(company, &pool.value, pool.version)?);
             }
@@ -547,9 +868,53 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         }
         writes.push(repo::update(company, &next, import.version)?);
         self.store().transact(writes).await?;
-        Ok(Stored {
-            value: next,
-            version: import.version + 1,
-        })
+        Ok((
+            Stored {
+                value: next,
+                version: import.version + 1,
+            },
+            renewed,
+        ))
+    }
+
+    /// The pools of other types whose co-term seats these members give up
+    /// by moving to `licence_type` (as a named allocation frees them), read
+    /// fresh and written back in the batch.
+    async fn release_other_seats(
+        &self,
+        tenant: &Tenant,
+        licence_type: &LicenceType,
+        members: &[Stored<Member>],
+    ) -> Result<Vec<Write>, ServiceError> {
+        let plan = &tenant.company.value.plan;
+        let held: Vec<&Licence> = members
+            .iter()
+            .filter_map(|m| m.value.licence.as_ref())
+            .filter(|l| l.licence_type != *licence_type && holds_co_term_seat(l, plan))
+            .collect();
+        let mut read: Vec<Stored<SeatPool>> = Vec::new();
+        for licence in &held {
+            if read
+                .iter()
+                .any(|p| p.value.licence_type == licence.licence_type)
+            {
+                continue;
+            }
+            match self.pool(tenant, &licence.licence_type).await {
+                Ok(pool) => read.push(pool),
+                // A type removed since holds no seats to give back.
+                Err(ServiceError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut pools: Vec<SeatPool> = read.iter().map(|p| p.value.clone()).collect();
+        for licence in held {
+            free_co_term_seat(&mut pools, licence, plan);
+        }
+        read.iter()
+            .zip(&pools)
+            .filter(|(before, after)| before.value != **after)
+            .map(|(before, after)| repo::update(&tenant.company.value, after, before.version))
+            .collect()
     }
 }

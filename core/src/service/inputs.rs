@@ -241,6 +241,17 @@ pub struct TransferRequest {
 #[serde(deny_unknown_fields)]
 pub struct ImportRequest {
     pub email_column: Option<String>,
+    /// The licence type the import will renew into, if the manager knows:
+    /// the preview counts seats in that pool.
+    #[serde(default)]
+    pub licence_type: Option<String>,
+}
+
+/// `POST …/imports/{i}/preview`: the column that holds the e-mails.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepreviewRequest {
+    pub email_column: String,
 }
 
 /// `POST …/imports/{i}/confirm`: the licence type to renew.

@@ -28,10 +28,11 @@ pub use context::{Seatkeeper, Settings};
 pub use inputs::{
     Allocation, AllocationRequest, AssignRequest, CompanyChanges, ConfirmImportRequest,
     ImportRequest, LicenceTypeSettings, LineRequest, MemberChanges, NewCompany, NewManager,
-    NewMember, NewPlan, NewPool, OrderRequest, PartnerSettings, TransferRequest,
+    NewMember, NewPlan, NewPool, OrderRequest, PartnerSettings, RepreviewRequest, TransferRequest,
     MAX_EMAILS_PER_ALLOCATION, MAX_PAGE, MIN_SEATS_AT_RENEWAL_RANGE,
 };
 pub use seats::{ReleaseWhen, Released, Transferred};
 pub use views::{
-    Allocated, Assignment, CompanyView, ListPage, MemberCounts, MemberView, PoolView, QueuedOrder,
+    Allocated, AllocationProgress, Assignment, CompanyView, JobStatus, ListPage, MemberCounts,
+    MemberView, PoolView, QueuedOrder,
 };

@@ -193,3 +193,28 @@ pub struct QueuedOrder {
     /// Requested more than 24 hours ago.
     pub overdue: bool,
 }
+
+/// Where a Select All job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Seats reserved, members being renewed: resume it to finish.
+    InProgress,
+    Completed,
+}
+
+/// A "Select All" allocation: done, or stopped at a deadline (answered
+/// 202) and resumable by its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AllocationProgress {
+    /// `None` only for a trial's, done at once in one transaction.
+    pub allocation_id: Option<crate::types::ImportId>,
+    pub status: JobStatus,
+    pub licence_type: LicenceType,
+    /// Seats reserved: the members expired when it started.
+    pub reserved: u32,
+    /// Members renewed so far. Once completed, the seats reserved for
+    /// members who stopped being expired first are back in the pool.
+    pub renewed: u32,
+    pub pool: PoolView,
+}

@@ -38,6 +38,7 @@ async fn route(app: &App, call: &Call) -> Outcome {
                         &call.caller,
                         company,
                         body.email_column,
+                        body.licence_type,
                         app.uploads.as_ref(),
                     )
                     .await?,

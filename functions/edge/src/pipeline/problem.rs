@@ -152,6 +152,13 @@ impl From<ServiceError> for Problem {
             ServiceError::ImportNotPreviewed { status } => {
                 conflict("The import is not previewed").with("import_status", status.as_str())
             }
+            ServiceError::ImportNotPreviewable { status } => {
+                conflict("The import cannot be previewed again")
+                    .with("import_status", status.as_str())
+            }
+            ServiceError::ImportExpired { days } => {
+                conflict("The import has expired").with("ttl_days", *days)
+            }
             ServiceError::MemberExists { email } => {
                 conflict("Already a member").with("email", email.as_str())
             }

@@ -1,0 +1,447 @@
+//! CSV renewals through the services on each store: the preview's column
+//! samples, `stay_expired` and `seats`, a re-preview with another column,
+//! and a confirm of a preview past its TTL.
+
+use std::sync::Arc;
+
+use seatkeeper_adapters::local_files::LocalObjects;
+use seatkeeper_core::csv_import::Limits;
+use seatkeeper_core::imports::{object_key, PreviewOutcome, SeatsView};
+use seatkeeper_core::model::{Company, ImportStatus, Policy};
+use seatkeeper_core::ports::{Condition, ItemStore, Query, Write};
+use seatkeeper_core::service::NewPool;
+use seatkeeper_core::types::{ImportId, LicenceType};
+use seatkeeper_core::{repo, Caller, Role, ServiceError};
+use seatkeeper_test_support::fixtures::{
+    account_manager, caller, date, load_company, new_company, premium, rolling_learner,
+    seed_rolling_learners, standard_pool,
+};
+use seatkeeper_test_support::stores::Fixture;
+
+use crate::services::{service, Service};
+
+const BUCKET: &str = "imports";
+
+struct World {
+    svc: Service,
+    clock: Arc<seatkeeper_core::ports::ManualClock>,
+    store: Arc<dyn ItemStore>,
+    objects: LocalObjects,
+    _dir: tempfile::TempDir,
+    company: Company,
+    lead: Caller,
+}
+
+impl World {
+    fn id(&self) -> &str {
+        self.company.id.as_str()
+    }
+
+    /// Creates an import, "uploads" `csv` and delivers the S3 event.
+    async fn upload(&self, csv: &str, licence_type: Option<&str>) -> (String, PreviewOutcome) {
+        let ticket = self
+            .svc
+            .create_import(
+                &self.lead,
+                self.id(),
+                None,
+                licence_type.map(str::to_string),
+                &self.objects,
+            )
+            .await
+            .expect("create the import");
+        let key = object_key(&self.company.id, &ticket.import_id);
+        self.objects
+            .put(BUCKET, &key, csv.as_bytes())
+            .await
+            .expect("the upload");
+        let outcome = self
+            .svc
+            .preview_upload(
+                &key,
+                Some("etag-1"),
+                &self.objects,
+                BUCKET,
+                Limits::default(),
+            )
+            .await
+            .expect("the preview");
+        (ticket.import_id.to_string(), outcome)
+    }
+
+    async fn partition(&self) -> Vec<seatkeeper_core::ports::Item> {
+        let mut query = Query::table(repo::company_pk(&self.company.id), "");
+        let mut items = Vec::new();
+        loop {
+            let page = self.store.query(&query).await.expect("a query");
+            items.extend(page.items);
+            match page.next {
+                Some(next) => query.cursor = Some(next),
+                None => return items,
+            }
+        }
+    }
+
+    async fn audit_actions(&self) -> Vec<serde_json::Value> {
+        let events: Vec<repo::Stored<serde_json::Value>> = repo::load_all(
+            self.store.as_ref(),
+            Query::table(repo::company_pk(&self.company.id), repo::AUDIT_PREFIX),
+        )
+        .await
+        .expect("audit");
+        events.into_iter().map(|e| e.value).collect()
+    }
+}
+
+/// A premium company on rolling licences with `seats` standard seats (the
+/// lead holds one); ann, bob, cy and eve expired, dee active.
+async fn world(f: &Fixture, pools: Vec<NewPool>) -> World {
+    let (svc, clock) = service(f, "2026-06-15");
+    let created = svc
+        .create_company(
+            &account_manager(),
+            new_company("Acme")
+                .plan(premium("2026-01-01"))
+                .pools(pools)
+                .manager("lead@acme.test", "Lead")
+                .build(),
+        )
+        .await
+        .expect("create the company");
+    let company = load_company(f.store.as_ref(), &created.company.id).await;
+    let learners = [
+        ("ann@acme.test", "2026-05-01"),
+        ("bob@acme.test", "2026-05-01"),
+        ("cy@acme.test", "2026-06-15"),
+        ("eve@acme.test", "2026-05-01"),
+        ("dee@acme.test", "2026-12-01"),
+    ]
+    .map(|(address, ends_on)| (address, date(ends_on)));
+    seed_rolling_learners(f.store.as_ref(), &company, date("2025-05-01"), learners).await;
+    let dir = tempfile::TempDir::new().expect("a temporary directory");
+    let objects = LocalObjects::new(dir.path().join("s3"), BUCKET, "http://127.0.0.1:3000");
+    let lead = caller(Role::Manager, "lead@acme.test", Some(&company.id), None);
+    World {
+        svc,
+        clock,
+        store: f.store.clone(),
+        objects,
+        _dir: dir,
+        company,
+        lead,
+    }
+}
+
+const CSV: &str = "Name,Email Address,Team\r\n\
+    Ann,  ANN@Acme.test ,Sales\r\n\
+    \"Bob, Jr.\",bob@acme.test,\r\n\
+    Cy,cy@acme.test,Ops\r\n\
+    Dee,dee@acme.test,Ops\r\n\
+    Stranger,nobody@elsewhere.test,IT\r\n";
+
+async fn preview_shows_samples_stay_expired_and_seats(f: Fixture) {
+    let w = world(&f, vec![standard_pool(Policy::Rolling12Months, 3)]).await;
+    let (import_id, outcome) = w.upload(CSV, None).await;
+    assert_eq!(outcome, PreviewOutcome::Previewed);
+    let view = w
+        .svc
+        .get_import(&w.lead, w.id(), &import_id)
+        .await
+        .expect("the import");
+    assert_eq!(view.status, ImportStatus::Previewed);
+    let columns: Vec<(&str, Vec<&str>)> = view
+        .columns
+        .iter()
+        .map(|c| {
+            (
+                c.name.as_str(),
+                c.samples.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        columns,
+        vec![
+            ("Name", vec!["Ann", "Bob, Jr.", "Cy"]),
+            (
+                "Email Address",
+                vec!["ANN@Acme.test", "bob@acme.test", "cy@acme.test"]
+            ),
+            ("Team", vec!["Sales", "Ops", "Ops"]),
+        ]
+    );
+    // ann, bob, cy renewed; eve is expired and not in the file.
+    assert_eq!((view.counts.to_renew, view.counts.stay_expired), (3, 1));
+    // The only pool; 3 seats, the lead holds one.
+    let seats = SeatsView {
+        licence_type: LicenceType::parse("standard").unwrap(),
+        needed: 3,
+        available: 2,
+    };
+    assert_eq!(view.seats, Some(seats.clone()));
+
+    // The confirm's refusal gives the same two figures, and changes nothing.
+    let before = w.partition().await;
+    let short = w
+        .svc
+        .confirm_import(&w.lead, w.id(), &import_id, "standard", None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        short,
+        ServiceError::NoSeatsAvailable {
+            needed: seats.needed,
+            available: seats.available
+        }
+    );
+    assert_eq!(w.partition().await, before);
+
+    let events = w.audit_actions().await;
+    let preview = events
+        .iter()
+        .find(|e| e["action"] == "import.preview")
+        .expect("the preview is audited");
+    assert_eq!(preview["after"]["email_column"], "Email Address");
+    assert_eq!(preview["after"]["counts"]["to_renew"], 3);
+    assert_eq!(preview["actor"]["email"], "lead@acme.test");
+}
+
+/// With several pools: the type named at creation, else the one most of
+/// the members to renew held.
+async fn seats_are_counted_in_the_chosen_pool(f: Fixture) {
+    let premium_pool = NewPool {
+        licence_type: "premium".into(),
+        ..standard_pool(Policy::Rolling12Months, 10)
+    };
+    let w = world(
+        &f,
+        vec![standard_pool(Policy::Rolling12Months, 3), premium_pool],
+    )
+    .await;
+    // Two of the three to renew held "premium".
+    for address in ["ann@acme.test", "bob@acme.test"] {
+        let key = repo::member_key(
+            &w.company.id,
+            &seatkeeper_test_support::fixtures::email(address),
+        );
+        let stored: repo::Stored<seatkeeper_core::model::Member> =
+            repo::load(w.store.as_ref(), &key).await.unwrap().unwrap();
+        let mut member = rolling_learner(address, date("2026-05-01"), date("2025-05-01"));
+        if let Some(licence) = member.licence.as_mut() {
+            licence.licence_type = LicenceType::parse("premium").unwrap();
+        }
+        w.store
+            .transact(vec![
+                repo::update(&w.company, &member, stored.version).unwrap()
+            ])
+            .await
+            .unwrap();
+    }
+    let (most, _) = w.upload(CSV, None).await;
+    let view = w.svc.get_import(&w.lead, w.id(), &most).await.unwrap();
+    let seats = view.seats.expect("seats");
+    assert_eq!(
+        (seats.licence_type.as_str(), seats.needed, seats.available),
+        ("premium", 3, 10)
+    );
+    let (named, _) = w.upload(CSV, Some("standard")).await;
+    let view = w.svc.get_import(&w.lead, w.id(), &named).await.unwrap();
+    let seats = view.seats.expect("seats");
+    assert_eq!(
+        (seats.licence_type.as_str(), seats.needed, seats.available),
+        ("standard", 3, 2)
+    );
+    let unknown = w
+        .svc
+        .create_import(&w.lead, w.id(), None, Some("gold".into()), &w.objects)
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), "not_found");
+}
+
+/// The seed's "select the column from the dropdown" after the file is in.
+async fn a_column_chosen_after_the_upload_previews_again(f: Fixture) {
+    let w = world(&f, vec![standard_pool(Policy::Rolling12Months, 10)]).await;
+    let csv =
+        "Name,Login,Team\nAnn,ann@acme.test,Sales\nEve,EVE@acme.test,IT\nDee,dee@acme.test,\n";
+    let (import_id, outcome) = w.upload(csv, None).await;
+    assert_eq!(outcome, PreviewOutcome::Failed("no_email_column".into()));
+    let failed = w.svc.get_import(&w.lead, w.id(), &import_id).await.unwrap();
+    assert_eq!(failed.status, ImportStatus::Failed);
+    assert_eq!(
+        failed.columns[1].samples,
+        vec!["ann@acme.test", "EVE@acme.test", "dee@acme.test"],
+        "samples to choose the column by"
+    );
+
+    let wrong = w
+        .svc
+        .repreview_import(
+            &w.lead,
+            w.id(),
+            &import_id,
+            "Mail",
+            &w.objects,
+            BUCKET,
+            Limits::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&wrong, ServiceError::Invalid(e) if e.field == "email_column"),
+        "{wrong:?}"
+    );
+    let view = w
+        .svc
+        .repreview_import(
+            &w.lead,
+            w.id(),
+            &import_id,
+            " login ",
+            &w.objects,
+            BUCKET,
+            Limits::default(),
+        )
+        .await
+        .expect("preview again");
+    assert_eq!(view.status, ImportStatus::Previewed);
+    assert_eq!(view.email_column.as_deref(), Some("Login"));
+    assert_eq!(
+        (
+            view.counts.rows,
+            view.counts.to_renew,
+            view.counts.already_active,
+            view.counts.stay_expired
+        ),
+        (3, 2, 1, 2),
+        "ann and eve renewed; bob and cy stay expired"
+    );
+    assert_eq!(view.seats.as_ref().map(|s| s.needed), Some(2));
+    assert_eq!(
+        w.svc.get_import(&w.lead, w.id(), &import_id).await.unwrap(),
+        view
+    );
+    let previews: Vec<serde_json::Value> = w
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "import.preview")
+        .collect();
+    assert_eq!(previews.len(), 2, "the S3 preview and the re-preview");
+    assert_eq!(previews[1]["after"]["email_column"], "Login");
+    assert_eq!(previews[1]["before"]["status"], "failed");
+
+    let confirmed = w
+        .svc
+        .confirm_import(&w.lead, w.id(), &import_id, "standard", None)
+        .await
+        .expect("confirm");
+    assert_eq!(
+        (confirmed.status, confirmed.renewed),
+        (ImportStatus::Committed, 2)
+    );
+    let batches = w
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "import.confirm_batch")
+        .count();
+    assert_eq!(batches, 1);
+    let late = w
+        .svc
+        .repreview_import(
+            &w.lead,
+            w.id(),
+            &import_id,
+            "Login",
+            &w.objects,
+            BUCKET,
+            Limits::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), "import_not_previewable");
+
+    let waiting = w
+        .svc
+        .create_import(&w.lead, w.id(), None, None, &w.objects)
+        .await
+        .unwrap();
+    let early = w
+        .svc
+        .repreview_import(
+            &w.lead,
+            w.id(),
+            waiting.import_id.as_str(),
+            "Login",
+            &w.objects,
+            BUCKET,
+            Limits::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), "import_not_previewable");
+}
+
+/// Past the chunks' TTL, or with them gone, a confirm is `import_expired`
+/// and renews nobody; a fresh preview makes the import current again.
+async fn a_confirm_after_the_ttl_is_import_expired(f: Fixture) {
+    let w = world(&f, vec![standard_pool(Policy::Rolling12Months, 10)]).await;
+    let (import_id, _) = w.upload(CSV, None).await;
+    w.clock.set_today(date("2026-06-29"));
+    let view = w.svc.get_import(&w.lead, w.id(), &import_id).await.unwrap();
+    assert_eq!(view.status, ImportStatus::Expired);
+    let before = w.partition().await;
+    let expired = w
+        .svc
+        .confirm_import(&w.lead, w.id(), &import_id, "standard", None)
+        .await
+        .unwrap_err();
+    assert_eq!(expired.code(), "import_expired");
+    assert_eq!(w.partition().await, before, "nothing reserved or renewed");
+
+    // Previewed again today: current, and its list can then vanish (as a
+    // TTL would take it) before the confirm.
+    let view = w
+        .svc
+        .repreview_import(
+            &w.lead,
+            w.id(),
+            &import_id,
+            "Email Address",
+            &w.objects,
+            BUCKET,
+            Limits::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(view.status, ImportStatus::Previewed);
+    let id = ImportId::parse(&import_id).unwrap();
+    let chunks: Vec<_> = w
+        .partition()
+        .await
+        .into_iter()
+        .filter(|i| i.key.sk.starts_with(&format!("I#{id}#R#")))
+        .map(|i| Write::Delete {
+            key: i.key,
+            condition: Condition::None,
+        })
+        .collect();
+    assert!(!chunks.is_empty());
+    w.store.transact(chunks).await.unwrap();
+    let before = w.partition().await;
+    let gone = w
+        .svc
+        .confirm_import(&w.lead, w.id(), &import_id, "standard", None)
+        .await
+        .unwrap_err();
+    assert_eq!(gone, ServiceError::ImportExpired { days: 14 });
+    assert_eq!(w.partition().await, before);
+}
+
+on_both_stores!(
+    preview_shows_samples_stay_expired_and_seats,
+    seats_are_counted_in_the_chosen_pool,
+    a_column_chosen_after_the_upload_previews_again,
+    a_confirm_after_the_ttl_is_import_expired,
+);

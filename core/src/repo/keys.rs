@@ -7,7 +7,7 @@
 //! | seat pool     | `C#<company>`        | `POOL#<type>`               |                     |               |
 //! | member        | `C#<company>`        | `M#<email>`                 | rolling licence end |               |
 //! | order         | `C#<company>`        | `O#<order id>`              |                     |               |
-//! | import        | `C#<company>`        | `I#<import id>`             |                     |               |
+//! | import or Select All job | `C#<company>` | `I#<import id>`     |                     |               |
 //! | import chunk  | `C#<company>`        | `I#<import id>#R#<generation>#<n, 6 digits>` |    |               |
 //! | select all    | `C#<company>`        | `SELECTALL` (the latest)    |                     |               |
 //! | notice        | `C#<company>`        | `N#<dedup key>`             | while unsent: retry |               |

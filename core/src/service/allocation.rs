@@ -18,7 +18,7 @@ use crate::model::{
     Import, ImportConfirm, ImportCounts, ImportKind, ImportStatus, LicenceStatus, Member, Plan,
     SeatShortage,
 };
-use crate::ports::{Clock, ItemStore, Mailer};
+use crate::ports::{Clock, ItemStore, Mailer, StoreError};
 use crate::repo::{self, import_key, Stored};
 use crate::rules::{
     ensure_open, free_co_term_seat, holds_seat_already, new_licence, pool_of_type, shortage,
@@ -194,9 +194,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         }
     }
 
-    /// The Select All running for the company, or a new one: its list of
-    /// members written as inert chunks, then its seats reserved with its
-    /// record and the company's pointer to it, in one transaction.
+    /// The Select All running for the company, or a new one.
     async fn start_select_all(
         &self,
         caller: &Caller,
@@ -228,7 +226,39 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 return Ok(Started::Job(Box::new((tenant, job))));
             }
         }
-        let pool = self.pool(&tenant, licence_type).await?;
+        match self
+            .new_select_all(caller, &tenant, licence_type, latest.as_ref())
+            .await
+        {
+            Ok(job) => Ok(Started::Job(Box::new((tenant, job)))),
+            // Another Select All took the seats since the pointer was read:
+            // start over, which resumes it.
+            Err(short @ ServiceError::NoSeatsAvailable { .. }) => {
+                let now: Option<Stored<LatestSelectAll>> =
+                    repo::load(self.store(), &latest_key).await?;
+                if now.map(|p| p.version) != latest.map(|p| p.version) {
+                    Err(StoreError::Conflict.into())
+                } else {
+                    Err(short)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A new Select All of the members expired now: refused before anything
+    /// is written when the seats cannot cover them; else its list written as
+    /// inert chunks, then its seats reserved with its record and the
+    /// company's pointer (`latest`, as read) in one transaction.
+    async fn new_select_all(
+        &self,
+        caller: &Caller,
+        tenant: &Tenant,
+        licence_type: &LicenceType,
+        latest: Option<&Stored<LatestSelectAll>>,
+    ) -> Result<Stored<Import>, ServiceError> {
+        let latest_key = repo::select_all_key(tenant.id());
+        let pool = self.pool(tenant, licence_type).await?;
         ensure_open(&tenant.company.value, &pool.value, tenant.today)?;
         let mut emails = Vec::new();
         let plan = &tenant.company.value.plan;
@@ -279,14 +309,11 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             }),
         };
         let pointer = LatestSelectAll { allocation_id: id };
-        let pointer = match &latest {
+        let pointer = match latest {
             None => repo::insert_raw(latest_key, &pointer, None)?,
             Some(read) => repo::update_raw(latest_key, &pointer, read.version, None)?,
         };
-        let job = self
-            .reserve(caller, &tenant, job, None, vec![pointer])
-            .await?;
-        Ok(Started::Job(Box::new((tenant, job))))
+        self.reserve(caller, tenant, job, None, vec![pointer]).await
     }
 
     async fn named_members(

@@ -62,12 +62,17 @@ const MATRIX: &[(RouteName, [(u16, u16); 4])] = &[
     // No tenant in the path: each caller's queue is its own scope.
     (RouteName::ListQueue,            [(403, 403), (403, 403), (200, 200), (200, 200)]),
     (RouteName::ListAudit,            [(403, 403), (200, 404), (200, 200), (200, 404)]),
+    // Nothing was uploaded: a caller who may preview gets that far (409).
+    (RouteName::PreviewImport,        [(403, 403), (409, 404), (409, 409), (409, 404)]),
+    (RouteName::GetAllocation,        [(403, 403), (200, 404), (200, 200), (200, 404)]),
+    (RouteName::ResumeAllocation,     [(403, 403), (200, 404), (200, 200), (200, 404)]),
 ];
 
 /// The conflict an allowed caller meets on a route whose case answers 409.
 fn conflict_code(route: RouteName) -> &'static str {
     match route {
         RouteName::TransferLicence => "wrong_licence_policy",
+        RouteName::PreviewImport => "import_not_previewable",
         _ => "import_not_previewed",
     }
 }
@@ -106,6 +111,8 @@ struct Tenant {
     all_orders: Vec<String>,
     /// An import awaiting its upload.
     import: String,
+    /// A Select All, done (there was no one expired).
+    allocation: String,
 }
 
 /// Two tenants and a token per role. The caller's own tenant is "own":
@@ -233,8 +240,22 @@ impl World {
             .expect("an import id")
             .to_string();
         all_orders.push(import.clone());
+        let selected = app
+            .post(
+                &format!("/v1/companies/{id}/allocations"),
+                &lead,
+                json!({"licence_type": "standard", "all_expired": true}),
+            )
+            .await;
+        expect_status(&selected, StatusCode::OK, "select all");
+        let allocation = selected.body["allocation_id"]
+            .as_str()
+            .expect("an allocation id")
+            .to_string();
+        all_orders.push(allocation.clone());
         Tenant {
             import,
+            allocation,
             id,
             partner,
             domain,
@@ -374,6 +395,18 @@ impl World {
             RouteName::GetPartner => (format!("/v1/partners/{}", tenant.partner), None),
             RouteName::ListQueue => ("/v1/orders?state=requested".to_string(), None),
             RouteName::ListAudit => (format!("/v1/companies/{c}/audit"), None),
+            RouteName::PreviewImport => (
+                format!("/v1/companies/{c}/imports/{}/preview", tenant.import),
+                Some(json!({"email_column": "Email"})),
+            ),
+            RouteName::GetAllocation => (
+                format!("/v1/companies/{c}/allocations/{}", tenant.allocation),
+                None,
+            ),
+            RouteName::ResumeAllocation => (
+                format!("/v1/companies/{c}/allocations/{}/resume", tenant.allocation),
+                Some(json!({})),
+            ),
         };
         let method = Method::from_bytes(spec.method.as_bytes()).expect("a method");
         (method, path, body)

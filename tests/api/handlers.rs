@@ -557,6 +557,24 @@ async fn a_route_sent_to_the_wrong_function_is_404() {
         .as_str()
         .expect("an id")
         .to_string();
+    // A Select All (no one is expired: done at once) for `{a}`.
+    let selected = lambda
+        .invoke(
+            routes::ALLOCATE,
+            &with_body(
+                event(
+                    "POST",
+                    &format!("/v1/companies/{company}/allocations"),
+                    Some(admin.clone()),
+                ),
+                r#"{"licence_type": "standard", "all_expired": true}"#,
+            ),
+        )
+        .await;
+    let allocation = selected.expect_ok(200)["allocation_id"]
+        .as_str()
+        .expect("an allocation id")
+        .to_string();
     // The partner every `{p}` names, on record so that reading it answers 200.
     lambda
         .invoke(
@@ -577,6 +595,7 @@ async fn a_route_sent_to_the_wrong_function_is_404() {
             .replace("{c}", &company)
             .replace("{o}", &order)
             .replace("{i}", &import)
+            .replace("{a}", &allocation)
             .replace("{p}", "msp1");
         let (raw, decoded) = if spec.route == RouteName::Quote {
             (

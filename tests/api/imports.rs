@@ -55,11 +55,50 @@ async fn renew_expired_learners_from_a_csv() {
     assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
     assert_eq!(preview.body["status"], "previewed");
     assert_eq!(preview.body["email_column"], "E-mail address");
+    let columns: Vec<_> = preview.body["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["name"].clone())
+        .collect();
     assert_eq!(
-        preview.body["columns"],
-        json!(["Name", "E-mail address", "Team"])
+        columns,
+        [json!("Name"), json!("E-mail address"), json!("Team")]
     );
+    assert_eq!(preview.body["columns"][1]["samples"][0], "ANN@acme.io");
+
+    // The manager picks another column from the dropdown, then back: the
+    // file is previewed again without a new upload.
+    let repreview = format!("/v1/companies/{company}/imports/{import}/preview");
+    let by_name = app
+        .post(&repreview, &lead, json!({"email_column": "Name"}))
+        .await;
+    assert_eq!(by_name.status, StatusCode::OK, "{}", by_name.body);
+    assert_eq!(
+        (
+            by_name.body["email_column"].clone(),
+            by_name.body["counts"]["to_renew"].clone()
+        ),
+        (json!("Name"), json!(0))
+    );
+    let missing = app
+        .post(&repreview, &lead, json!({"email_column": "Phone"}))
+        .await;
+    assert_eq!(
+        (missing.status, missing.body["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("email_column"))
+    );
+    let preview = app
+        .post(&repreview, &lead, json!({"email_column": "E-mail address"}))
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
     let counts = &preview.body["counts"];
+    // The lead is expired too and not in the file: they stay expired.
+    assert_eq!(counts["stay_expired"], 1);
+    assert_eq!(
+        preview.body["seats"],
+        json!({"licence_type": "standard", "needed": 3, "available": 1})
+    );
     assert_eq!(
         (
             counts["rows"].as_u64(),
@@ -192,9 +231,15 @@ async fn a_file_that_cannot_be_previewed_says_why() {
         ),
         (json!("failed"), json!("no_email_column"))
     );
+    let columns: Vec<_> = failed.body["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["name"].clone())
+        .collect();
     assert_eq!(
-        failed.body["columns"],
-        json!(["Name", "Login"]),
+        columns,
+        [json!("Name"), json!("Login")],
         "the columns, so the manager can pick one"
     );
     let confirm = app

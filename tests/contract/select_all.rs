@@ -40,6 +40,7 @@ impl World {
         self.svc
             .allocate_all_expired(&self.lead, self.id(), "standard", deadline)
             .await
+            .map(|selected| selected.progress)
     }
 
     /// (purchased, allocated) of the pool, and (active, expired) members.

@@ -28,7 +28,7 @@ use crate::types::{Email, ImportId, LicenceType};
 
 use super::context::{Seatkeeper, Tenant};
 use super::inputs::{parse_emails, Allocation, MAX_EMAILS_PER_ALLOCATION};
-use super::views::{Allocated, AllocationProgress, JobStatus, PoolView};
+use super::views::{Allocated, AllocationProgress, JobStatus, PoolView, SelectedAll};
 
 /// The company's latest Select All (`repo::select_all_key`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,13 +98,16 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         company_id: &str,
         licence_type: &str,
         deadline: Option<Instant>,
-    ) -> Result<AllocationProgress, ServiceError> {
+    ) -> Result<SelectedAll, ServiceError> {
         caller.require(Action::ManageSeats)?;
         let licence_type = LicenceType::parse(licence_type)?;
-        Ok(self
+        let (progress, allocated) = self
             .select_all(caller, company_id, &licence_type, deadline)
-            .await?
-            .0)
+            .await?;
+        Ok(SelectedAll {
+            progress,
+            allocated,
+        })
     }
 
     /// Goes on with a Select All stopped at a deadline (or by a fault)

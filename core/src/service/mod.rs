@@ -34,5 +34,5 @@ pub use inputs::{
 pub use seats::{ReleaseWhen, Released, Transferred};
 pub use views::{
     Allocated, AllocationProgress, Assignment, CompanyView, JobStatus, ListPage, MemberCounts,
-    MemberView, PoolView, QueuedOrder,
+    MemberView, PoolView, QueuedOrder, SelectedAll,
 };

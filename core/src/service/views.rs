@@ -218,3 +218,12 @@ pub struct AllocationProgress {
     pub renewed: u32,
     pub pool: PoolView,
 }
+
+/// What a Select All call answers: the job's progress, and the members this
+/// call renewed (a resumed job's earlier calls listed theirs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SelectedAll {
+    #[serde(flatten)]
+    pub progress: AllocationProgress,
+    pub allocated: Vec<Email>,
+}

@@ -1,17 +1,15 @@
 //! `allocate`: Handing out seats: adding members and allocations.
 
+use seatkeeper_core::csv_import::Limits;
 use seatkeeper_core::model::ImportStatus;
 use seatkeeper_core::service::{
-    AllocationRequest, ConfirmImportRequest, ImportRequest, ReleaseWhen, TransferRequest,
+    Allocation, AllocationRequest, ConfirmImportRequest, ImportRequest, JobStatus, ReleaseWhen,
+    RepreviewRequest, TransferRequest,
 };
 use seatkeeper_edge::routes::{RouteName, ALLOCATE};
 use seatkeeper_edge::{App, Call, Outcome, Problem, Reply};
 
 seatkeeper_edge::http_function!(ALLOCATE, route);
-
-/// A confirm stops this long before API Gateway's 29 s limit and answers
-/// 202; confirming again resumes it.
-const CONFIRM_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 async fn route(app: &App, call: &Call) -> Outcome {
     let service = &app.service;
@@ -22,11 +20,44 @@ async fn route(app: &App, call: &Call) -> Outcome {
                 .add_member(&call.caller, company, call.json()?)
                 .await?,
         ),
-        RouteName::Allocate => {
-            let (licence_type, target) = call.json::<AllocationRequest>()?.target()?;
+        RouteName::Allocate => match call.json::<AllocationRequest>()?.target()? {
+            (licence_type, Allocation::AllExpired) => {
+                let selected = service
+                    .allocate_all_expired(
+                        &call.caller,
+                        company,
+                        &licence_type,
+                        Some(call.deadline()),
+                    )
+                    .await?;
+                let done = selected.progress.status == JobStatus::Completed;
+                Reply::done_or_accepted(done, selected)
+            }
+            (licence_type, named) => Reply::ok(
+                service
+                    .allocate(&call.caller, company, &licence_type, named)
+                    .await?,
+            ),
+        },
+        RouteName::ResumeAllocation => {
+            let progress = service
+                .resume_allocation(&call.caller, company, &call.param(1), Some(call.deadline()))
+                .await?;
+            Reply::done_or_accepted(progress.status == JobStatus::Completed, progress)
+        }
+        RouteName::PreviewImport => {
+            let body: RepreviewRequest = call.json()?;
             Reply::ok(
                 service
-                    .allocate(&call.caller, company, &licence_type, target)
+                    .repreview_import(
+                        &call.caller,
+                        company,
+                        &call.param(1),
+                        &body.email_column,
+                        app.objects.as_ref(),
+                        app.uploads.bucket(),
+                        Limits::default(),
+                    )
                     .await?,
             )
         }
@@ -46,20 +77,16 @@ async fn route(app: &App, call: &Call) -> Outcome {
         }
         RouteName::ConfirmImport => {
             let body: ConfirmImportRequest = call.json()?;
-            let deadline = std::time::Instant::now() + CONFIRM_BUDGET;
             let confirmed = service
                 .confirm_import(
                     &call.caller,
                     company,
                     &call.param(1),
                     &body.licence_type,
-                    Some(deadline),
+                    Some(call.deadline()),
                 )
                 .await?;
-            match confirmed.status {
-                ImportStatus::Committed => Reply::ok(confirmed),
-                _ => Reply::accepted(confirmed),
-            }
+            Reply::done_or_accepted(confirmed.status == ImportStatus::Committed, confirmed)
         }
         RouteName::ReleaseLicence => {
             let when = ReleaseWhen::parse(call.query("effective"))?;

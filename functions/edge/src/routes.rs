@@ -55,6 +55,9 @@ pub enum RouteName {
     GetPartner,
     ListQueue,
     ListAudit,
+    PreviewImport,
+    GetAllocation,
+    ResumeAllocation,
 }
 
 macro_rules! routes {
@@ -249,6 +252,27 @@ routes![
         ListAudit,
         Some(Action::ReadCompany)
     ),
+    (
+        "POST",
+        "/v1/companies/{c}/imports/{i}/preview",
+        ALLOCATE,
+        PreviewImport,
+        Some(Action::ManageSeats)
+    ),
+    (
+        "GET",
+        "/v1/companies/{c}/allocations/{a}",
+        READ_API,
+        GetAllocation,
+        Some(Action::ManageSeats)
+    ),
+    (
+        "POST",
+        "/v1/companies/{c}/allocations/{a}/resume",
+        ALLOCATE,
+        ResumeAllocation,
+        Some(Action::ManageSeats)
+    ),
 ];
 
 /// A request matched to a route, with its path parameters in order.
@@ -310,6 +334,16 @@ pub fn lookup(method: &Method, path: &str) -> Lookup {
     } else {
         Lookup::NotFound
     }
+}
+
+/// Routes whose work may outlast one request: they stop at the call's
+/// deadline and answer 202, and their function's timeout must leave room
+/// for the whole budget (the template test holds it to that).
+pub fn takes_long(route: RouteName) -> bool {
+    matches!(
+        route,
+        RouteName::Allocate | RouteName::ConfirmImport | RouteName::ResumeAllocation
+    )
 }
 
 /// The names of the functions that serve HTTP routes.

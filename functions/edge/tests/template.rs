@@ -25,7 +25,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use seatkeeper_adapters::dynamodb::table::{describe, TableSpec};
-use seatkeeper_edge::routes::{RouteSpec, ROUTES};
+use seatkeeper_edge::routes::{takes_long, RouteSpec, ROUTES};
+use seatkeeper_edge::{FINISH_MARGIN, WORK_BUDGET};
 use serde_norway::{Mapping, Value};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -759,6 +760,11 @@ fn s3_rights_problems(template: &Value) -> Vec<String> {
         .filter(|r| r.method == "POST" && r.path.ends_with("/imports"))
         .map(|r| r.function)
         .collect();
+    let previewers: BTreeSet<&str> = ROUTES
+        .iter()
+        .filter(|r| r.path.ends_with("/preview"))
+        .map(|r| r.function)
+        .collect();
     let mut problems = Vec::new();
     for function in functions(template) {
         let name = function.name();
@@ -778,18 +784,19 @@ fn s3_rights_problems(template: &Value) -> Vec<String> {
                 "{name} does not presign uploads but may s3:PutObject"
             ));
         }
+        // The function an upload triggers reads it, and so does the one
+        // that previews it again with another column.
         let triggered = function.events().iter().any(|(_, kind, _)| kind == "S3");
+        let reads = triggered || previewers.contains(name.as_str());
         let get = function.resources_for(template, "s3:GetObject");
-        if triggered && get != [&uploads] {
+        if reads && get != [&uploads] {
             problems.push(format!(
-                "{name} is triggered by uploads so needs s3:GetObject on exactly {}, has {get:?}",
+                "{name} reads uploads so needs s3:GetObject on exactly {}, has {get:?}",
                 text(&uploads)
             ));
         }
-        if !triggered && !get.is_empty() {
-            problems.push(format!(
-                "{name} is not triggered by uploads but may s3:GetObject"
-            ));
+        if !reads && !get.is_empty() {
+            problems.push(format!("{name} does not read uploads but may s3:GetObject"));
         }
     }
     problems
@@ -881,6 +888,58 @@ fn failure_handling_problems(template: &Value) -> Vec<String> {
 #[test]
 fn failures_are_kept_and_alarmed() {
     assert_none("failure handling", failure_handling_problems(&template()));
+}
+
+/// API Gateway's HTTP API gives up on an integration after 30 s.
+const API_GATEWAY_TIMEOUT_SECONDS: u64 = 30;
+
+/// A function's `Timeout`, or the template's global one.
+fn timeout_of(template: &Value, function: &Function<'_>) -> Option<u64> {
+    function
+        .properties()
+        .and_then(|p| p.get("Timeout"))
+        .or_else(|| {
+            template
+                .get("Globals")
+                .and_then(|g| g.get("Function"))
+                .and_then(|f| f.get("Timeout"))
+        })
+        .and_then(Value::as_u64)
+}
+
+/// Where a function's timeout and the code's budgets disagree: a function
+/// serving long work must outlast the work budget and the margin kept to
+/// answer, and no HTTP function may outlast API Gateway.
+fn timeout_problems(template: &Value) -> Vec<String> {
+    let needed = (WORK_BUDGET + FINISH_MARGIN).as_secs();
+    let mut problems = Vec::new();
+    for function in functions(template) {
+        let name = function.name();
+        let routes: Vec<&RouteSpec> = ROUTES.iter().filter(|r| r.function == name).collect();
+        if routes.is_empty() {
+            continue;
+        }
+        let Some(timeout) = timeout_of(template, &function) else {
+            problems.push(format!("{name} has no Timeout"));
+            continue;
+        };
+        if timeout > API_GATEWAY_TIMEOUT_SECONDS {
+            problems.push(format!(
+                "{name}: Timeout {timeout} s outlasts API Gateway's {API_GATEWAY_TIMEOUT_SECONDS} s"
+            ));
+        }
+        if routes.iter().any(|r| takes_long(r.route)) && timeout < needed {
+            problems.push(format!(
+                "{name} serves long work (WORK_BUDGET + FINISH_MARGIN = {needed} s) but its Timeout is {timeout} s"
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn timeouts_outlast_the_codes_budgets() {
+    assert_none("the code's budgets", timeout_problems(&template()));
 }
 
 // ------------------------------------------------------------- self-tests
@@ -1051,6 +1110,17 @@ fn each_check_names_a_template_made_wrong() {
         problems
             .iter()
             .any(|p| p == "read-api does not presign uploads but may s3:PutObject"),
+        "{problems:?}"
+    );
+
+    let mut hasty = full.clone();
+    let allocate = logical_id_of("allocate");
+    properties_mut(&mut hasty, &allocate).insert("Timeout".into(), 10.into());
+    let problems = timeout_problems(&hasty);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("allocate serves long work")),
         "{problems:?}"
     );
 

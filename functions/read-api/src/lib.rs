@@ -1,6 +1,7 @@
 //! `read-api`: Reads: companies, partners, members, orders, the helpdesk
 //! queue, the audit trail, and `GET /v1/access`.
 
+use seatkeeper_core::service::JobStatus;
 use seatkeeper_edge::routes::{RouteName, READ_API};
 use seatkeeper_edge::{App, Call, Outcome, Problem, Reply};
 
@@ -47,6 +48,10 @@ async fn route(app: &App, call: &Call) -> Outcome {
                 .await?,
         ),
         RouteName::ListAudit => Reply::ok(service.list_audit(caller, id, cursor, limit).await?),
+        RouteName::GetAllocation => {
+            let progress = service.get_allocation(caller, id, &call.param(1)).await?;
+            Reply::done_or_accepted(progress.status == JobStatus::Completed, progress)
+        }
         _ => Err(Problem::not_found()),
     }
 }

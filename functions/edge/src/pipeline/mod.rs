@@ -18,9 +18,10 @@ mod query;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderValue, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use seatkeeper_core::ports::{Clock, ItemStore, Mailer, ObjectReader, UploadTarget};
 use seatkeeper_core::{Caller, Seatkeeper};
 use serde::de::DeserializeOwned;
@@ -37,6 +38,14 @@ pub use query::{percent_decode, percent_decode_path};
 /// The core service as the functions hold it: ports behind `Arc<dyn _>`, so
 /// one handler type serves DynamoDB and SQLite alike.
 pub type Service = Seatkeeper<Arc<dyn ItemStore>, Arc<dyn Clock>, Arc<dyn Mailer>>;
+
+/// The longest a request works before it answers 202 and leaves the rest
+/// to a resume (a confirm, a Select All): well inside API Gateway's 30 s
+/// integration limit.
+pub const WORK_BUDGET: Duration = Duration::from_secs(20);
+/// Kept back from the Lambda's own deadline to record the answer for
+/// idempotent replays and reply.
+pub const FINISH_MARGIN: Duration = Duration::from_secs(3);
 
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -70,11 +79,19 @@ pub struct Call {
     body: Vec<u8>,
     query: HashMap<String, String>,
     idempotency: Option<Idempotency>,
+    deadline: Instant,
 }
 
 impl Call {
     pub fn name(&self) -> RouteName {
         self.route.spec.route
+    }
+
+    /// When long work stops and answers 202: [`WORK_BUDGET`] after the
+    /// request came, or [`FINISH_MARGIN`] before the Lambda's own deadline,
+    /// whichever is sooner.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
     }
 
     /// The `n`th path parameter, percent-decoded.
@@ -174,6 +191,7 @@ impl App {
         };
         Ok(Call {
             query: query_of(&request),
+            deadline: deadline_of(&request, Instant::now()),
             route,
             caller,
             body,
@@ -189,6 +207,20 @@ impl App {
         }
         outcome_response(&outcome)
     }
+}
+
+/// The work deadline of a request that came at `now`: the budget, cut
+/// short by the Lambda context's deadline (epoch milliseconds) if sooner.
+fn deadline_of(request: &Request, now: Instant) -> Instant {
+    let budget = now + WORK_BUDGET;
+    let Some(context) = request.lambda_context_ref() else {
+        return budget; // the local server: no Lambda, no other limit
+    };
+    let epoch_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let left = Duration::from_millis(context.deadline.saturating_sub(epoch_ms));
+    budget.min(now + left.saturating_sub(FINISH_MARGIN))
 }
 
 /// Defines a function's `handle` (for tests and the local server) and

@@ -31,6 +31,16 @@ impl Reply {
         }
     }
 
+    /// Long work's answer: 200 once `done`, 202 while it goes on (the
+    /// body says how to follow or resume it).
+    pub fn done_or_accepted(done: bool, value: impl Serialize) -> Result<Self, Problem> {
+        if done {
+            Self::ok(value)
+        } else {
+            Self::accepted(value)
+        }
+    }
+
     /// 204: done, nothing to say.
     pub fn no_content() -> Result<Self, Problem> {
         Ok(Self {

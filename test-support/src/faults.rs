@@ -109,3 +109,115 @@ impl<S: ItemStore> ItemStore for FaultyStore<S> {
         }
     }
 }
+
+/// What a [`ChaosStore`] did to the transactions it was given.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ChaosCounts {
+    pub transactions: u64,
+    /// Refused as a conditional-check race would be; nothing written.
+    pub conflicts: u64,
+    /// Refused as throttled; nothing written.
+    pub throttled: u64,
+    /// Refused as unavailable; nothing written.
+    pub unavailable: u64,
+    /// Written, then reported as failed: the reply lost after the commit.
+    pub lost_replies: u64,
+}
+
+impl ChaosCounts {
+    pub fn faults(&self) -> u64 {
+        self.conflicts + self.throttled + self.unavailable + self.lost_replies
+    }
+}
+
+/// A store whose transactions fail at random, driven by a seed so a run
+/// can be replayed: a race lost, throttling, an outage, or a reply lost
+/// after the write went through. Reads always go through.
+pub struct ChaosStore {
+    inner: std::sync::Arc<dyn ItemStore>,
+    rng: Mutex<fastrand::Rng>,
+    /// Out of 1 000 transactions, how many fail.
+    per_mille: AtomicU64,
+    counts: Mutex<ChaosCounts>,
+}
+
+impl ChaosStore {
+    pub fn new(inner: std::sync::Arc<dyn ItemStore>, seed: u64, per_mille: u64) -> Self {
+        Self {
+            inner,
+            rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+            per_mille: AtomicU64::new(per_mille),
+            counts: Mutex::new(ChaosCounts::default()),
+        }
+    }
+
+    /// No more faults from now on.
+    pub fn heal(&self) {
+        self.arm(0);
+    }
+
+    /// Faults from now on, `per_mille` of every 1 000 transactions.
+    pub fn arm(&self, per_mille: u64) {
+        self.per_mille.store(per_mille, Ordering::SeqCst);
+    }
+
+    pub fn counts(&self) -> ChaosCounts {
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The fault for the next transaction, if any: 0 race, 1 throttled,
+    /// 2 outage, 3 lost reply.
+    fn draw(&self) -> Option<u32> {
+        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        (rng.u64(0..1000) < self.per_mille.load(Ordering::SeqCst)).then(|| rng.u32(0..4))
+    }
+}
+
+#[async_trait]
+impl ItemStore for ChaosStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.inner.get_many(keys).await
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let fault = self.draw();
+        let count = |f: fn(&mut ChaosCounts)| {
+            let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+            counts.transactions += 1;
+            f(&mut counts);
+        };
+        match fault {
+            None => {
+                count(|_| {});
+                self.inner.transact(writes).await
+            }
+            Some(0) => {
+                count(|c| c.conflicts += 1);
+                Err(StoreError::Conflict)
+            }
+            Some(1) => {
+                count(|c| c.throttled += 1);
+                Err(StoreError::Throttled)
+            }
+            Some(2) => {
+                count(|c| c.unavailable += 1);
+                Err(StoreError::Unavailable("injected outage".into()))
+            }
+            Some(_) => {
+                count(|c| c.lost_replies += 1);
+                self.inner.transact(writes).await?;
+                Err(StoreError::Unavailable(
+                    "injected: reply lost after the write".into(),
+                ))
+            }
+        }
+    }
+}

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use seatkeeper_adapters::outbox;
 use seatkeeper_adapters::sqlite::SqliteStore;
-use seatkeeper_core::ports::ManualClock;
+use seatkeeper_core::ports::{ItemStore, ManualClock};
 use seatkeeper_core::service::Settings;
 use seatkeeper_edge::embedded::Embedded;
 use seatkeeper_edge::lambda_http;
@@ -34,18 +34,20 @@ const FUNCTIONS: [&str; 5] = [
     routes::ALLOCATE,
 ];
 
-/// The functions' shared app on a fresh SQLite file, with the outbox beside it.
-struct Lambda {
-    app: App,
+/// The functions' shared app on a fresh SQLite file (or a given store),
+/// with the outbox beside it.
+pub(crate) struct Lambda {
+    pub(crate) app: App,
+    pub(crate) clock: Arc<ManualClock>,
     outbox: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 /// A function's answer.
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     headers: lambda_http::http::HeaderMap,
-    body: Value,
+    pub(crate) body: Value,
 }
 
 impl Answer {
@@ -57,7 +59,7 @@ impl Answer {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    fn code(&self) -> &str {
+    pub(crate) fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or_default()
     }
 
@@ -83,23 +85,33 @@ impl Lambda {
     fn new(today: &str) -> Self {
         let dir = tempfile::TempDir::new().expect("a temp dir");
         let store = SqliteStore::open(&dir.path().join("seatkeeper.sqlite")).expect("a store");
+        Self::in_dir(dir, today, Arc::new(store))
+    }
+
+    /// The app on `store`.
+    pub(crate) fn on(today: &str, store: Arc<dyn ItemStore>) -> Self {
+        Self::in_dir(tempfile::TempDir::new().expect("a temp dir"), today, store)
+    }
+
+    fn in_dir(dir: tempfile::TempDir, today: &str, store: Arc<dyn ItemStore>) -> Self {
         let today = NaiveDate::parse_from_str(today, "%Y-%m-%d").expect("a date");
         let clock = Arc::new(ManualClock::at(today));
         let Embedded { app, outbox, .. } = Embedded::open(
             dir.path(),
             &Settings::default().app_base_url,
-            Arc::new(store),
-            clock,
+            store,
+            clock.clone(),
         );
         Self {
             app,
+            clock,
             outbox,
             _dir: dir,
         }
     }
 
     /// Invokes `function` with `event`, as Lambda would.
-    async fn invoke(&self, function: &str, event: &Value) -> Answer {
+    pub(crate) async fn invoke(&self, function: &str, event: &Value) -> Answer {
         let request =
             lambda_http::request::from_str(&event.to_string()).expect("lambda_http parses it");
         let app = &self.app;
@@ -120,7 +132,7 @@ impl Lambda {
         }
     }
 
-    fn outbox_kinds(&self) -> Vec<String> {
+    pub(crate) fn outbox_kinds(&self) -> Vec<String> {
         outbox::read_all(&self.outbox)
             .expect("the outbox")
             .into_iter()
@@ -131,7 +143,12 @@ impl Lambda {
 
 /// The claims a Cognito JWT authorizer passes: all strings, with the
 /// standard ones the handlers ignore.
-fn claims(email: &str, role: &str, company: Option<&str>, partner: Option<&str>) -> Value {
+pub(crate) fn claims(
+    email: &str,
+    role: &str,
+    company: Option<&str>,
+    partner: Option<&str>,
+) -> Value {
     let mut claims = json!({
         "sub": format!("sub-{email}"),
         "email": email,
@@ -150,7 +167,7 @@ fn claims(email: &str, role: &str, company: Option<&str>, partner: Option<&str>)
     claims
 }
 
-fn account_manager() -> Value {
+pub(crate) fn account_manager() -> Value {
     claims("am@vendor.io", "account_manager", None, None)
 }
 
@@ -161,7 +178,7 @@ fn partner_admin() -> Value {
 
 /// The sample event, made a `method` request for `path` with no query and
 /// no body, signed in with `claims` (none: no `authorizer` at all).
-fn event(method: &str, path: &str, claims: Option<Value>) -> Value {
+pub(crate) fn event(method: &str, path: &str, claims: Option<Value>) -> Value {
     let mut event: Value = serde_json::from_str(SAMPLE).expect("the sample parses");
     event["rawPath"] = json!(path);
     event["rawQueryString"] = json!("");
@@ -201,7 +218,7 @@ fn with_query(mut event: Value, raw: &str, decoded: &[(&str, &str)]) -> Value {
     event
 }
 
-fn with_body(mut event: Value, body: &str) -> Value {
+pub(crate) fn with_body(mut event: Value, body: &str) -> Value {
     event["body"] = json!(body);
     event["headers"]["content-type"] = json!("application/json");
     event["isBase64Encoded"] = json!(false);
@@ -215,7 +232,7 @@ fn with_base64_body(mut event: Value, body: &[u8]) -> Value {
     event
 }
 
-fn with_header(mut event: Value, name: &str, value: &str) -> Value {
+pub(crate) fn with_header(mut event: Value, name: &str, value: &str) -> Value {
     // HTTP API payload 2.0 lower-cases header names.
     event["headers"][name.to_ascii_lowercase()] = json!(value);
     event
@@ -241,7 +258,7 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-fn company_body(name: &str) -> Value {
+pub(crate) fn company_body(name: &str) -> Value {
     json!({
         "name": name,
         "account_manager_email": "am@vendor.io",
@@ -271,7 +288,7 @@ async fn create_company(lambda: &Lambda) -> String {
     body["id"].as_str().expect("an id").to_string()
 }
 
-fn lead(company: &str) -> Value {
+pub(crate) fn lead(company: &str) -> Value {
     claims("lead@acme.io", "manager", Some(company), None)
 }
 

@@ -4,6 +4,7 @@
 
 mod admin;
 mod authz;
+mod chaos;
 mod handlers;
 mod helpers;
 mod imports;

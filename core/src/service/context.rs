@@ -14,7 +14,9 @@ use crate::model::{
     ActorRef, AuditEvent, Company, CompanyStatus, Member, Notice, Order, Partner, Plan, Policy,
     QueueEntry, QueueLine, SeatPool,
 };
-use crate::ports::{Clock, Condition, ItemStore, MailError, Mailer, OutgoingEmail, Query, Write};
+use crate::ports::{
+    Clock, Condition, ItemStore, MailError, Mailer, OutgoingEmail, Query, StoreError, Write,
+};
 use crate::repo::{self, Stored};
 use crate::rules::{carry_into_next_term, start_due_term};
 use crate::types::{CompanyId, Email, LicenceType};
@@ -251,9 +253,39 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             },
         };
         notice.claimed_until = None;
-        writes.push(repo::update(company, &*notice, version)?);
-        self.store.transact(writes).await?;
+        self.record_settled(company, notice, version, writes)
+            .await?;
         Ok(settled)
+    }
+
+    /// Stores a settled notice (with `extra` writes), trying again while
+    /// the store fails with the notice untouched: a send that went out but
+    /// was never recorded would go out again. Finding the notice already as
+    /// written (the first write landed, its reply lost) is success.
+    async fn record_settled(
+        &self,
+        company: &Company,
+        notice: &Notice,
+        version: u64,
+        extra: Vec<Write>,
+    ) -> Result<(), ServiceError> {
+        const TRIES: u32 = 4;
+        let key = repo::notice_key(&company.id, &notice.dedup_key);
+        let mut failure = StoreError::Conflict;
+        for _ in 0..TRIES {
+            let mut writes = extra.clone();
+            writes.push(repo::update(company, notice, version)?);
+            match self.store.transact(writes).await {
+                Ok(()) => return Ok(()),
+                Err(error) => failure = error,
+            }
+            match repo::load::<Notice, _>(&self.store, &key).await? {
+                Some(stored) if stored.value == *notice => return Ok(()),
+                Some(stored) if stored.version == version => continue,
+                _ => break, // changed by another sender meanwhile
+            }
+        }
+        Err(failure.into())
     }
 
     /// Where a partner company's notices are copied: its partner's contact,

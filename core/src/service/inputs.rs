@@ -15,9 +15,10 @@ use crate::model::{
 use crate::ports::MAX_TRANSACTION_ITEMS;
 use crate::types::{is_invisible, CompanyId, Currency, Email, LicenceType, PartnerId, Quantity};
 
-/// Most members one allocation licenses: with the pool and the audit event
-/// they must fit one transaction, which is what makes it all or nothing.
-pub const MAX_EMAILS_PER_ALLOCATION: usize = MAX_TRANSACTION_ITEMS - 2;
+/// Most members one allocation licenses: with the pool, the audit event and
+/// the request's idempotency mark they must fit one transaction, which is
+/// what makes it all or nothing.
+pub const MAX_EMAILS_PER_ALLOCATION: usize = MAX_TRANSACTION_ITEMS - 3;
 /// The largest annual fee a seat may have, in minor units (100 million in
 /// major units): with the largest quantity, every invoice line fits an i64
 /// with room to spare, so no amount saturates.

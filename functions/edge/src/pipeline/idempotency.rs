@@ -1,10 +1,24 @@
 //! `Idempotency-Key` on every POST: the same key and body replay the first
 //! answer; the same key with another body answers 409. Records live 24 h
 //! (a DynamoDB TTL deletes them after that).
+//!
+//! The effect and the key are bound in one transaction: while a request
+//! holding a key runs, [`MarkingStore`] adds to its first change a write
+//! that marks the key's record `effect_committed`, conditional on the claim.
+//! So if the answer is then lost (a timeout after the commit, a crash), a
+//! retry finds the mark and is told the request was applied (409
+//! `idempotency_effect_committed`) instead of applying it twice.
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use http::StatusCode;
-use seatkeeper_core::ports::{Condition, ItemStore, Key, StoreError, Write};
+use seatkeeper_core::ports::{
+    Condition, Item, ItemStore, Key, Page, Query, StoreError, Write, MAX_TRANSACTION_ITEMS,
+};
 use seatkeeper_core::{repo, Caller};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -23,6 +37,9 @@ struct Record {
     started_at: DateTime<Utc>,
     /// Set once the first request finished.
     response: Option<StoredResponse>,
+    /// Set, in the same transaction, by the request's first change.
+    #[serde(default)]
+    effect_committed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +107,7 @@ impl Idempotency {
             request_hash,
             started_at: now,
             response: None,
+            effect_committed: false,
         };
         let expires_at = (now + Duration::hours(RETENTION_HOURS)).timestamp();
         let claim =
@@ -126,6 +144,13 @@ impl Idempotency {
         }
         match existing.value.response {
             Some(stored) => Ok(Begun::Replay(stored.into_outcome())),
+            // Applied, its answer lost: never applied again, never taken over.
+            None if existing.value.effect_committed => Err(Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency_effect_committed",
+                "Already applied",
+                "this request was applied but its answer was lost; read the resource to see the result",
+            )),
             None if now - existing.value.started_at
                 > Duration::seconds(ABANDONED_AFTER_SECONDS) =>
             {
@@ -159,15 +184,34 @@ impl Idempotency {
         }
     }
 
+    /// The write that marks this key's effect as committed, for the
+    /// request's first change to carry.
+    pub fn effect_mark(&self) -> Option<Write> {
+        let mut marked = self.record.clone();
+        marked.effect_committed = true;
+        let expires_at = (marked.started_at + Duration::hours(RETENTION_HOURS)).timestamp();
+        repo::update_raw(self.key.clone(), &marked, self.version, Some(expires_at)).ok()
+    }
+
     /// Records the answer for replays; a server-side failure releases the
-    /// key instead, so the client's retry runs again.
-    pub async fn finish(self, store: &dyn ItemStore, outcome: &Outcome) {
+    /// key instead, so the client's retry runs again. `marked`: the
+    /// request's change committed with the key's mark.
+    pub async fn finish(mut self, store: &dyn ItemStore, outcome: &Outcome, marked: bool) {
+        if marked {
+            self.version += 1;
+            self.record.effect_committed = true;
+        }
         // A server-side failure, throttling or an unfinished job (202) is
-        // not a final answer: release the key so a retry runs again.
+        // not a final answer: release the key so a retry runs again, unless
+        // the change was made (then the mark stays, and a retry is told so).
         let retryable = match outcome {
             Err(p) => p.status.is_server_error() || p.status == StatusCode::TOO_MANY_REQUESTS,
             Ok(reply) => reply.status == StatusCode::ACCEPTED,
         };
+        let unfinished = matches!(outcome, Ok(reply) if reply.status == StatusCode::ACCEPTED);
+        if retryable && marked && !unfinished {
+            return;
+        }
         let write = if retryable {
             Ok(Write::Delete {
                 key: self.key.clone(),
@@ -187,6 +231,74 @@ impl Idempotency {
         if let Err(problem) = result {
             tracing::warn!(detail = %problem.detail, "could not record an idempotent response");
         }
+    }
+}
+
+tokio::task_local! {
+    /// The mark the request being served still owes its first change.
+    static EFFECT_MARK: RefCell<Option<Write>>;
+}
+
+/// Runs a request's use case with its key's mark pending; answers whether
+/// a change carried the mark (and so committed with it).
+pub async fn with_effect_mark<T>(mark: Option<Write>, work: impl Future<Output = T>) -> (T, bool) {
+    let pending = mark.is_some();
+    EFFECT_MARK
+        .scope(RefCell::new(mark), async move {
+            let result = work.await;
+            let left = EFFECT_MARK.with(|m| m.borrow().is_some());
+            (result, pending && !left)
+        })
+        .await
+}
+
+/// The store the use cases see: it adds the pending mark of the request it
+/// serves (if any) to that request's first change.
+pub struct MarkingStore {
+    inner: Arc<dyn ItemStore>,
+}
+
+impl MarkingStore {
+    pub fn new(inner: Arc<dyn ItemStore>) -> Self {
+        Self { inner }
+    }
+}
+
+#[async_trait]
+impl ItemStore for MarkingStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.inner.get_many(keys).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+    async fn transact(&self, mut writes: Vec<Write>) -> Result<(), StoreError> {
+        // A transaction already full cannot carry it; the next change will.
+        let changes = writes.iter().any(|w| !matches!(w, Write::Check { .. }))
+            && writes.len() < MAX_TRANSACTION_ITEMS;
+        let mark = changes
+            .then(|| {
+                EFFECT_MARK
+                    .try_with(|m| m.borrow_mut().take())
+                    .ok()
+                    .flatten()
+            })
+            .flatten();
+        let Some(mark) = mark else {
+            return self.inner.transact(writes).await;
+        };
+        writes.push(mark.clone());
+        let result = self.inner.transact(writes).await;
+        // Refused or throttled, nothing was written: the next try carries
+        // the mark again. Any other failure may have committed (a lost
+        // reply): the mark is spent, and the key's record tells a retry.
+        if matches!(result, Err(StoreError::Conflict | StoreError::Throttled)) {
+            let _ = EFFECT_MARK.try_with(|m| *m.borrow_mut() = Some(mark));
+        }
+        result
     }
 }
 
@@ -324,6 +436,7 @@ mod tests {
             request_hash: read.value.request_hash.clone(),
             started_at: at,
             response: None,
+            effect_committed: false,
         };
         let expires = (later + Duration::hours(RETENTION_HOURS)).timestamp();
         let won =
@@ -339,7 +452,7 @@ mod tests {
     async fn a_final_answer_replays_and_a_retryable_one_releases_the_key() {
         let f = fixture();
         fresh(f.begin(0, "{}").await)
-            .finish(&f.store, &reply(StatusCode::CREATED))
+            .finish(&f.store, &reply(StatusCode::CREATED), false)
             .await;
         match f.begin(5, "{}").await {
             Ok(Begun::Replay(Ok(answer))) => assert_eq!(answer.status, StatusCode::CREATED),
@@ -362,7 +475,7 @@ mod tests {
         ] {
             let f = fixture();
             fresh(f.begin(0, "{}").await)
-                .finish(&f.store, &retryable)
+                .finish(&f.store, &retryable, false)
                 .await;
             // Released: the retry runs again at once.
             fresh(f.begin(1, "{}").await);
@@ -373,7 +486,7 @@ mod tests {
     async fn a_key_past_its_24_hours_is_free_even_before_the_ttl_deletes_it() {
         let f = fixture();
         fresh(f.begin(0, "{}").await)
-            .finish(&f.store, &reply(StatusCode::CREATED))
+            .finish(&f.store, &reply(StatusCode::CREATED), false)
             .await;
         let day = 24 * 3600;
         assert_eq!(

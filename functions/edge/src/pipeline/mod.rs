@@ -59,11 +59,21 @@ pub struct App {
 }
 
 impl App {
+    /// The app on `service`'s ports, its store seen through
+    /// [`idempotency::MarkingStore`] so that a request's change carries its
+    /// key's mark.
     pub fn new(
         service: Service,
         uploads: Arc<dyn UploadTarget>,
         objects: Arc<dyn ObjectReader>,
     ) -> Self {
+        let store = Arc::new(idempotency::MarkingStore::new(service.store().clone()));
+        let service = Seatkeeper::new(
+            store as Arc<dyn ItemStore>,
+            service.clock().clone(),
+            service.mailer().clone(),
+            service.settings().clone(),
+        );
         Self {
             service,
             uploads,
@@ -85,6 +95,12 @@ pub struct Call {
 impl Call {
     pub fn name(&self) -> RouteName {
         self.route.spec.route
+    }
+
+    /// The write that marks the request's `Idempotency-Key` as applied,
+    /// if it has one.
+    pub fn effect_mark(&self) -> Option<seatkeeper_core::ports::Write> {
+        self.idempotency.as_ref().and_then(Idempotency::effect_mark)
     }
 
     /// When long work stops and answers 202: [`WORK_BUDGET`] after the
@@ -200,10 +216,12 @@ impl App {
     }
 
     /// Everything after the use case: records the outcome for replays and
-    /// answers.
-    pub async fn finish(&self, call: Call, outcome: Outcome) -> Response<Body> {
+    /// answers. `marked`: the use case's change carried the key's mark.
+    pub async fn finish(&self, call: Call, outcome: Outcome, marked: bool) -> Response<Body> {
         if let Some(claim) = call.idempotency {
-            claim.finish(&**self.service.store(), &outcome).await;
+            claim
+                .finish(&**self.service.store(), &outcome, marked)
+                .await;
         }
         outcome_response(&outcome)
     }
@@ -238,8 +256,10 @@ macro_rules! http_function {
                 Ok(call) => call,
                 Err(response) => return response,
             };
-            let outcome = $route(app, &call).await;
-            app.finish(call, outcome).await
+            // The use case's first change is bound to the request's key.
+            let (outcome, marked) =
+                $crate::idempotency::with_effect_mark(call.effect_mark(), $route(app, &call)).await;
+            app.finish(call, outcome, marked).await
         }
 
         /// `handle` as `lambda_http::run` wants it: it never fails.

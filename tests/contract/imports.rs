@@ -439,7 +439,29 @@ async fn a_confirm_after_the_ttl_is_import_expired(f: Fixture) {
     assert_eq!(w.partition().await, before);
 }
 
+/// 1 000 bad rows of long non-ASCII cells would make the import item pass
+/// DynamoDB's 400 KB: the preview is still recorded, its listed problems
+/// cut to fit and `problems_total` counting them all.
+async fn a_preview_of_long_bad_rows_fits_its_item(f: Fixture) {
+    let w = world(&f, vec![standard_pool(Policy::Rolling12Months, 10)]).await;
+    let long = "ü".repeat(250);
+    let csv: String = std::iter::once("Email\r\n".to_string())
+        .chain((0..1000).map(|i| format!("{long}{i}\r\n")))
+        .collect();
+    let (import, outcome) = w.upload(&csv, None).await;
+    assert_eq!(outcome, PreviewOutcome::Previewed);
+    let view = w
+        .svc
+        .get_import(&w.lead, w.id(), &import)
+        .await
+        .expect("the import");
+    assert_eq!(view.status, ImportStatus::Previewed);
+    assert_eq!((view.counts.invalid, view.problems_total), (1000, 1000));
+    assert!(!view.problems.is_empty() && view.problems.len() < 1000);
+}
+
 on_both_stores!(
+    a_preview_of_long_bad_rows_fits_its_item,
     preview_shows_samples_stay_expired_and_seats,
     seats_are_counted_in_the_chosen_pool,
     a_column_chosen_after_the_upload_previews_again,

@@ -147,6 +147,29 @@ pub struct Import {
     pub confirm: Option<ImportConfirm>,
 }
 
+/// The most an import's stored JSON may take: DynamoDB holds items of at
+/// most 400 KB, and the item's other attributes need room too.
+pub const MAX_IMPORT_ITEM_BYTES: usize = 300 * 1024;
+
+impl Import {
+    /// Keeps the stored record within [`MAX_IMPORT_ITEM_BYTES`], so that a
+    /// file of long, non-ASCII bad rows still gets its preview recorded:
+    /// the problems listed are cut first (`problems_total` still counts
+    /// them all), then the column samples; the counts are never touched.
+    pub fn fit_to_item(&mut self) {
+        let size = |import: &Import| serde_json::to_vec(import).map_or(usize::MAX, |v| v.len());
+        while size(self) > MAX_IMPORT_ITEM_BYTES && !self.problems.is_empty() {
+            let keep = self.problems.len() / 2;
+            self.problems.truncate(keep);
+        }
+        if size(self) > MAX_IMPORT_ITEM_BYTES {
+            for column in &mut self.columns {
+                column.samples.clear();
+            }
+        }
+    }
+}
+
 /// A confirm in progress or done: the seats reserved up front, then the
 /// batches of members written, each batch in one transaction with this.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -509,6 +509,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 "failure_code": next.failure_code,
             }),
         )?;
+        next.fit_to_item();
         // The chunks are inert until the import names their generation.
         self.store()
             .transact(vec![repo::update(company, &next, stored.version)?, audit])

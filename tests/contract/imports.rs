@@ -467,3 +467,60 @@ on_both_stores!(
     a_column_chosen_after_the_upload_previews_again,
     a_confirm_after_the_ttl_is_import_expired,
 );
+
+/// `make test-large`: a 100 000-row renewal on DynamoDB Local confirms
+/// through repeated 202 answers, each call stopping at the work budget
+/// the HTTP functions give it, and ends exact. Ignored in `make test` (it
+/// takes minutes); it prints each call's time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "minutes on DynamoDB Local: make test-large"]
+async fn a_hundred_thousand_row_confirm_resumes_through_202s() {
+    const ROWS: usize = 100_000;
+    let f = seatkeeper_test_support::stores::dynamodb().await;
+    let w = world(&f, vec![standard_pool(Policy::Rolling12Months, 110_000)]).await;
+    let seeded = std::time::Instant::now();
+    let learners = (0..ROWS).map(|i| (format!("r{i:06}@acme.test"), date("2026-05-01")));
+    seed_rolling_learners(w.store.as_ref(), &w.company, date("2025-05-01"), learners).await;
+    let csv: String = std::iter::once("Email\r\n".to_string())
+        .chain((0..ROWS).map(|i| format!("r{i:06}@acme.test\r\n")))
+        .collect();
+    println!("seeded {ROWS} expired members in {:.1?}", seeded.elapsed());
+    let previewed = std::time::Instant::now();
+    let (import_id, outcome) = w.upload(&csv, None).await;
+    assert_eq!(outcome, PreviewOutcome::Previewed);
+    println!(
+        "previewed {} bytes in {:.1?}",
+        csv.len(),
+        previewed.elapsed()
+    );
+    let mut calls = Vec::new();
+    let renewed = loop {
+        let started = std::time::Instant::now();
+        let confirmed = w
+            .svc
+            .confirm_import(
+                &w.lead,
+                w.id(),
+                &import_id,
+                "standard",
+                Some(started + seatkeeper_edge::WORK_BUDGET),
+            )
+            .await
+            .expect("a confirm call");
+        calls.push(started.elapsed());
+        if confirmed.status == ImportStatus::Committed {
+            break confirmed.renewed;
+        }
+        assert!(calls.len() < 200, "the confirm makes no progress");
+    };
+    println!(
+        "confirmed in {} calls (202 until the last); each call: {:.1?}",
+        calls.len(),
+        calls
+    );
+    assert_eq!(renewed as usize, ROWS);
+    assert!(
+        calls.len() > 1,
+        "a 100 000-row confirm needs more than one call"
+    );
+}

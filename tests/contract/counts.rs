@@ -186,7 +186,10 @@ async fn company_and_access_reads_do_not_grow_with_the_company(f: Fixture) {
         (3, 3, 4 + 1),
         "the manager took the first type's seat; there was none"
     );
-    assert_eq!((big.active, big.expired, big.unlicensed), (3333, 3333, 3335));
+    assert_eq!(
+        (big.active, big.expired, big.unlicensed),
+        (3333, 3333, 3335)
+    );
     println!("items read: get_company {small_company} vs {big_company}, access {small_access} vs {big_access}");
     assert_eq!(small_company, big_company, "get_company");
     assert_eq!(small_access, big_access, "access");
@@ -264,7 +267,10 @@ async fn random_step(
         5 => {
             // From an active rolling holder when there is one, so that
             // transfers happen; to anyone (most are refused).
-            let page = w.svc.list_members(&lead, c, Some("active"), None, None).await;
+            let page = w
+                .svc
+                .list_members(&lead, c, Some("active"), None, None)
+                .await;
             let holders: Vec<String> = page
                 .map(|p| p.items)
                 .unwrap_or_default()
@@ -339,7 +345,11 @@ async fn days_around(w: &World, id: &CompanyId) -> Vec<NaiveDate> {
 async fn random_changes_keep_counts_equal_to_the_tally(f: &Fixture, plan: NewPlan, seed: u64) {
     let w = world(f, "2026-05-01");
     // A trial's types start with no seats; its conversion buys them.
-    let seats = if matches!(plan, NewPlan::Trial { .. }) { 0 } else { 10 };
+    let seats = if matches!(plan, NewPlan::Trial { .. }) {
+        0
+    } else {
+        10
+    };
     let pools = vec![standard_pool(Policy::CoTerm, seats), pro_pool(seats)];
     let id = create(&w, plan, pools).await;
     let mut steps = Steps(seed);
@@ -351,7 +361,11 @@ async fn random_changes_keep_counts_equal_to_the_tally(f: &Fixture, plan: NewPla
             role: MemberRole::Learner,
             licence_type: [None, Some("standard"), Some("pro")][i % 3].map(str::to_string),
         };
-        if w.svc.add_member(&lead(&id), id.as_str(), input).await.is_ok() {
+        if w.svc
+            .add_member(&lead(&id), id.as_str(), input)
+            .await
+            .is_ok()
+        {
             members.push(person(i));
         }
     }
@@ -400,7 +414,10 @@ async fn a_company_without_kept_counts_is_tallied_until_its_next_change(f: Fixtu
             role: MemberRole::Learner,
             licence_type: licensed.then(|| "standard".to_string()),
         };
-        w.svc.add_member(&lead, id.as_str(), input).await.expect("add");
+        w.svc
+            .add_member(&lead, id.as_str(), input)
+            .await
+            .expect("add");
     }
     w.svc
         .release_licence(&lead, id.as_str(), &person(2), ReleaseWhen::AtRenewal)
@@ -412,10 +429,12 @@ async fn a_company_without_kept_counts_is_tallied_until_its_next_change(f: Fixtu
         .await
         .expect("read")
         .expect("the company");
-    let pools: Vec<Stored<SeatPool>> =
-        repo::load_all(store, Query::table(repo::company_pk(&id), repo::POOL_PREFIX))
-            .await
-            .expect("read the pools");
+    let pools: Vec<Stored<SeatPool>> = repo::load_all(
+        store,
+        Query::table(repo::company_pk(&id), repo::POOL_PREFIX),
+    )
+    .await
+    .expect("read the pools");
     let legacy = Company {
         member_count: None,
         ..company.value.clone()

@@ -98,7 +98,10 @@ impl Holders {
             .iter()
             .map(|(d, n)| (LicenceTerm::CoTerm { ends_on: Some(*d) }, *n));
         own.chain(until)
-            .chain(std::iter::once((LicenceTerm::CoTerm { ends_on: None }, self.co_term)))
+            .chain(std::iter::once((
+                LicenceTerm::CoTerm { ends_on: None },
+                self.co_term,
+            )))
             .filter(|(_, n)| *n > 0)
     }
 }

@@ -178,8 +178,16 @@ mod tests {
         );
         let on = |c: &Company, pools: &[SeatPool], d| kept_statuses(c, pools, d);
         assert_eq!(on(&c, &pools, day(2026, 11, 30)), Some((3, 0, 1)));
-        assert_eq!(on(&c, &pools, day(2026, 12, 1)), Some((2, 1, 1)), "valid through D-1");
-        assert_eq!(on(&c, &pools, day(2027, 4, 1)), Some((0, 3, 1)), "the term ended");
+        assert_eq!(
+            on(&c, &pools, day(2026, 12, 1)),
+            Some((2, 1, 1)),
+            "valid through D-1"
+        );
+        assert_eq!(
+            on(&c, &pools, day(2027, 4, 1)),
+            Some((0, 3, 1)),
+            "the term ended"
+        );
         // A term renewed: its followers carry, the released one does not.
         c.plan = Plan::premium(day(2027, 4, 1), 12);
         assert_eq!(on(&c, &pools, day(2027, 4, 1)), Some((1, 2, 1)));

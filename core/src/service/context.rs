@@ -16,9 +16,7 @@ use crate::model::{
 };
 use crate::ports::{Clock, Condition, ItemStore, MailError, Mailer, OutgoingEmail, Query, Write};
 use crate::repo::{self, Stored};
-use crate::rules::{
-    carry_into_next_term, counts_kept, start_counts, start_due_term, Touched,
-};
+use crate::rules::{carry_into_next_term, counts_kept, start_counts, start_due_term, Touched};
 use crate::types::{CompanyId, Email, LicenceType};
 
 use super::inputs::page_limit;
@@ -329,7 +327,11 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         let mut licences = Vec::new();
         self.each_member(tenant.id(), |m| licences.push(m.value.licence))
             .await?;
-        if !start_counts(&mut company, &mut pools, licences.iter().map(Option::as_ref)) {
+        if !start_counts(
+            &mut company,
+            &mut pools,
+            licences.iter().map(Option::as_ref),
+        ) {
             return Ok(tenant);
         }
         // Every item written, conditional on the versions read before the

@@ -36,9 +36,10 @@ use super::context::{Seatkeeper, Tenant};
 use super::views::PoolView;
 use crate::types::{CompanyId, Email, ImportId, LicenceType};
 
-/// Members renewed per transaction. The rest of its 100 items: the job's
-/// progress, its audit event, and the pools of other types whose co-term
-/// seats the batch's members give up.
+/// Members renewed per transaction, at most. The rest of its 100 items: the
+/// job's progress, its audit event, and the pools the batch's licences
+/// touch (seats given up, kept counts); a batch whose pools leave no room
+/// for all its members stops part-way (`ImportConfirm::chunk_offset`).
 pub const CHUNK: usize = MAX_TRANSACTION_ITEMS - 10;
 /// How long an upload URL stays valid.
 pub const UPLOAD_URL_SECONDS: u64 = 15 * 60;
@@ -903,7 +904,10 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             };
             let mut other = None;
             if let Some(held) = &stored.value.licence {
-                if !read.iter().any(|p| p.value.licence_type == held.licence_type) {
+                if !read
+                    .iter()
+                    .any(|p| p.value.licence_type == held.licence_type)
+                {
                     match self.pool(tenant, &held.licence_type).await {
                         Ok(pool) => other = Some(pool),
                         // A type with no pool keeps no counts and holds no seat.

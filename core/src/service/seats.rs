@@ -201,7 +201,13 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 ..released
             };
             let mut writes = released.writes(&tenant, |company, pools, touched| {
-                count_member(company, pools, stored.value.licence.as_ref(), false, touched);
+                count_member(
+                    company,
+                    pools,
+                    stored.value.licence.as_ref(),
+                    false,
+                    touched,
+                );
             })?;
             writes.push(repo::delete(
                 &tenant.company.value,

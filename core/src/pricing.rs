@@ -135,6 +135,7 @@ mod tests {
         SeatPool {
             releasing_at_renewal: 0,
             next_purchased: None,
+            holders: None,
             licence_type: LicenceType::parse("standard").unwrap(),
             policy,
             annual_fee_minor: 12_000,

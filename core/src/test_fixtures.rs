@@ -19,6 +19,7 @@ pub(crate) fn company(plan: Plan) -> Company {
         next_term: None,
         manager_emails: Vec::new(),
         created_at: Utc::now(),
+        member_count: None,
     }
 }
 

@@ -5,9 +5,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use seatkeeper_core::dates::parse_date;
 use seatkeeper_core::model::{
-    Company, Licence, LicenceTerm, Member, MemberRole, OrderKind, Policy,
+    Company, Licence, LicenceTerm, Member, MemberRole, OrderKind, Policy, SeatPool,
 };
-use seatkeeper_core::ports::{ItemStore, Write, MAX_TRANSACTION_ITEMS};
+use seatkeeper_core::ports::{ItemStore, Query, MAX_TRANSACTION_ITEMS};
+use seatkeeper_core::repo::Stored;
+use seatkeeper_core::rules::{count_member, Touched};
 use seatkeeper_core::service::{NewCompany, NewManager, NewPlan, NewPool, OrderRequest};
 use seatkeeper_core::types::{CompanyId, Email, LicenceType, PartnerId};
 use seatkeeper_core::{repo, Caller, Role};
@@ -165,23 +167,61 @@ pub fn rolling_learner(email: &str, ends_on: NaiveDate, allocated_on: NaiveDate)
 
 /// Writes rolling learners, each `(e-mail, licence end)`, straight into
 /// the store, skipping the use cases: as many transactions as it takes.
+/// The company's kept counts follow, as the use cases would keep them.
 pub async fn seed_rolling_learners<E: AsRef<str>>(
     store: &dyn ItemStore,
     company: &Company,
     allocated_on: NaiveDate,
     learners: impl IntoIterator<Item = (E, NaiveDate)>,
 ) {
-    let writes: Vec<Write> = learners
+    let members = learners
         .into_iter()
-        .map(|(email, ends_on)| {
-            let member = rolling_learner(email.as_ref(), ends_on, allocated_on);
-            repo::insert(company, &member).expect("a member's write")
-        })
-        .collect();
+        .map(|(email, ends_on)| rolling_learner(email.as_ref(), ends_on, allocated_on));
+    seed_members(store, &company.id, members).await;
+}
+
+/// Writes members straight into the store, skipping the use cases (so a
+/// test can have 10 000 in seconds), and keeps the company's counts for
+/// them with the same rules the use cases apply
+/// (`rules::count_member`), written after the members.
+pub async fn seed_members(
+    store: &dyn ItemStore,
+    company: &CompanyId,
+    members: impl IntoIterator<Item = Member>,
+) {
+    let stored: Stored<Company> = repo::load(store, &repo::company_key(company))
+        .await
+        .expect("read the company")
+        .expect("the company");
+    let pools: Vec<Stored<SeatPool>> = repo::load_all(
+        store,
+        Query::table(repo::company_pk(company), repo::POOL_PREFIX),
+    )
+    .await
+    .expect("read the pools");
+    let mut counted = stored.value.clone();
+    let mut values: Vec<SeatPool> = pools.iter().map(|p| p.value.clone()).collect();
+    let mut writes = Vec::new();
+    let mut touched = Touched::default();
+    for member in members {
+        count_member(
+            &mut counted,
+            &mut values,
+            member.licence.as_ref(),
+            true,
+            &mut touched,
+        );
+        writes.push(repo::insert(&counted, &member).expect("a member's write"));
+    }
     for batch in writes.chunks(MAX_TRANSACTION_ITEMS) {
         store
             .transact(batch.to_vec())
             .await
-            .expect("seed the learners");
+            .expect("seed the members");
     }
+    let mut counts = vec![repo::update(&counted, &counted, stored.version).expect("the company")];
+    for (read, pool) in pools.iter().zip(&values) {
+        counts.push(repo::update(&counted, pool, read.version).expect("a pool"));
+    }
+    store.transact(counts).await.expect("keep the counts");
 }

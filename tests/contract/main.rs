@@ -25,6 +25,7 @@ macro_rules! on_both_stores {
 }
 
 mod admin;
+mod counts;
 mod expiry;
 mod imports;
 mod lifecycle;

@@ -139,6 +139,11 @@ pub struct Company {
     #[serde(default)]
     pub manager_emails: Vec<Email>,
     pub created_at: DateTime<Utc>,
+    /// How many members the company has, kept by every write that adds or
+    /// removes one; with the pools' `holders`, the company's counts. `None`
+    /// in companies written before counts were kept (see `rules::counts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_count: Option<u64>,
 }
 
 impl Company {

@@ -178,6 +178,14 @@ pub struct ImportConfirm {
     pub reserved: u32,
     pub done_chunks: u32,
     pub renewed: u32,
+    /// Where in the next chunk its first batch stopped, when the pools its
+    /// members' licences touch left no room in one transaction for them all.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub chunk_offset: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// An e-mail the service owes somebody, sent at most once per `dedup_key`.

@@ -1,5 +1,7 @@
 //! Seat pools, members and their licences.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +25,85 @@ pub struct SeatPool {
     /// The seats of the next term, once a renewal is scheduled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_purchased: Option<u32>,
+    /// Every member holding a licence of this type (active or not), by how
+    /// it ends: kept by each write that changes one, so a company's counts
+    /// need no read of its members. `None` in pools written before counts
+    /// were kept (see `rules::counts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holders: Option<Holders>,
+}
+
+/// Licence holders by how their licences end. Status comes from dates, so
+/// a plain active/expired counter would go stale with no write; this
+/// answers for any day (see [`Holders::statuses`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holders {
+    /// Trial and rolling licences, by their own end date.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ends_on: BTreeMap<NaiveDate, u32>,
+    /// Co-term licences following the company's term: they have no date of
+    /// their own, and carry into the next term with no write.
+    #[serde(default)]
+    pub co_term: u32,
+    /// Co-term licences released at renewal, by the end of the term they
+    /// were released in.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub co_term_until: BTreeMap<NaiveDate, u32>,
+}
+
+impl Holders {
+    /// Counts one licence in (`add`) or out.
+    pub fn count(&mut self, term: LicenceTerm, add: bool) {
+        let bump = |n: &mut u32| *n = if add { *n + 1 } else { n.saturating_sub(1) };
+        let dated = |map: &mut BTreeMap<NaiveDate, u32>, date| {
+            let n = map.entry(date).or_default();
+            bump(n);
+            if *n == 0 {
+                map.remove(&date);
+            }
+        };
+        match term {
+            LicenceTerm::Trial { ends_on } | LicenceTerm::Rolling { ends_on } => {
+                dated(&mut self.ends_on, ends_on)
+            }
+            LicenceTerm::CoTerm { ends_on: None } => bump(&mut self.co_term),
+            LicenceTerm::CoTerm { ends_on: Some(end) } => dated(&mut self.co_term_until, end),
+        }
+    }
+
+    /// How many hold a licence of the type.
+    pub fn total(&self) -> u64 {
+        self.terms().map(|(_, n)| u64::from(n)).sum()
+    }
+
+    /// `(active, expired)` on `today` for a company on `plan`: each group is
+    /// judged by [`LicenceTerm::expires_on`], the rule a member's own status
+    /// uses, so the two always agree.
+    pub fn statuses(&self, plan: &Plan, today: NaiveDate) -> (u64, u64) {
+        self.terms().fold((0, 0), |(active, expired), (term, n)| {
+            match term.expires_on(plan) {
+                Some(end) if !has_ended(end, today) => (active + u64::from(n), expired),
+                _ => (active, expired + u64::from(n)),
+            }
+        })
+    }
+
+    fn terms(&self) -> impl Iterator<Item = (LicenceTerm, u32)> + '_ {
+        let own = self
+            .ends_on
+            .iter()
+            .map(|(d, n)| (LicenceTerm::Rolling { ends_on: *d }, *n));
+        let until = self
+            .co_term_until
+            .iter()
+            .map(|(d, n)| (LicenceTerm::CoTerm { ends_on: Some(*d) }, *n));
+        own.chain(until)
+            .chain(std::iter::once((
+                LicenceTerm::CoTerm { ends_on: None },
+                self.co_term,
+            )))
+            .filter(|(_, n)| *n > 0)
+    }
 }
 
 impl SeatPool {
@@ -43,6 +124,7 @@ impl SeatPool {
             allocated: 0,
             releasing_at_renewal: 0,
             next_purchased: None,
+            holders: Some(Holders::default()),
         }
     }
 
@@ -111,11 +193,11 @@ pub struct Licence {
     pub allocated_on: NaiveDate,
 }
 
-impl Licence {
-    /// The date the licence ends for a company on `plan`; `None` for a
-    /// co-term licence in a company whose term is gone (it has ended).
+impl LicenceTerm {
+    /// The date a licence so ending ends for a company on `plan`; `None`
+    /// for a co-term licence in a company whose term is gone (it has ended).
     pub fn expires_on(&self, plan: &Plan) -> Option<NaiveDate> {
-        match self.term {
+        match *self {
             LicenceTerm::Trial { ends_on } | LicenceTerm::Rolling { ends_on } => Some(ends_on),
             LicenceTerm::CoTerm { ends_on } => {
                 let term_end = plan.term().map(|t| t.renews_on);
@@ -125,6 +207,14 @@ impl Licence {
                 }
             }
         }
+    }
+}
+
+impl Licence {
+    /// The date the licence ends for a company on `plan` (see
+    /// [`LicenceTerm::expires_on`]).
+    pub fn expires_on(&self, plan: &Plan) -> Option<NaiveDate> {
+        self.term.expires_on(plan)
     }
 
     pub fn is_co_term(&self) -> bool {

@@ -29,6 +29,9 @@
 //! partner's `QUEUE#P#<partner>`: each queue is one partition read oldest
 //! first, whatever the number of companies.
 //!
+//! A company's `counts` add no key: they are kept on the company item
+//! (`member_count`) and on each pool item (`holders`), see `rules::counts`.
+//!
 //! These strings are stored data: changing one strands every item written
 //! with the old one (`tests` below pin them byte for byte).
 

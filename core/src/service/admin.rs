@@ -174,13 +174,18 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                         format!("a company has at most {MAX_LICENCE_TYPES} licence types"),
                     ));
                 }
-                let pool = SeatPool::new(
+                let mut pool = SeatPool::new(
                     licence_type.clone(),
                     settings.policy,
                     settings.annual_fee_minor,
                     currency.clone(),
                     0,
                 );
+                // A new type has no holders; it keeps counts as its company
+                // does, so that counts start for all of them at once.
+                if company.member_count.is_none() {
+                    pool.holders = None;
+                }
                 let writes = vec![
                     repo::insert(company, &pool)?,
                     self.audit(

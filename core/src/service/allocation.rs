@@ -18,11 +18,11 @@ use crate::model::{
     Import, ImportConfirm, ImportCounts, ImportKind, ImportStatus, LicenceStatus, Member, Plan,
     SeatShortage,
 };
-use crate::ports::{Clock, ItemStore, Mailer, StoreError};
+use crate::ports::{Clock, ItemStore, Mailer, StoreError, MAX_TRANSACTION_ITEMS};
 use crate::repo::{self, import_key, Stored};
 use crate::rules::{
-    ensure_open, free_co_term_seat, holds_seat_already, new_licence, pool_of_type, shortage,
-    trial_licence,
+    ensure_open, free_co_term_seat, holds_seat_already, new_licence, pool_of_type, recount,
+    shortage, trial_licence, Touched,
 };
 use crate::types::{Email, ImportId, LicenceType};
 
@@ -68,7 +68,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             }
         };
         self.retrying(|| async {
-            let tenant = self.tenant(caller, company_id).await?;
+            let tenant = self.changing(caller, company_id).await?;
             let members = self.named_members(&tenant, &emails).await?;
             self.license(caller, &tenant, &licence_type, members).await
         })
@@ -204,7 +204,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         company_id: &str,
         licence_type: &LicenceType,
     ) -> Result<Started, ServiceError> {
-        let tenant = self.tenant(caller, company_id).await?;
+        let tenant = self.changing(caller, company_id).await?;
         if matches!(tenant.company.value.plan, Plan::Trial { .. }) {
             let members = self.expired_members(&tenant).await?;
             let done = self.license(caller, &tenant, licence_type, members).await?;
@@ -309,6 +309,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 reserved: needed,
                 done_chunks: 0,
                 renewed: 0,
+                chunk_offset: 0,
             }),
         };
         let pointer = LatestSelectAll { allocation_id: id };
@@ -421,15 +422,15 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 None
             }
         };
-        let mut writes = tenant.changes(&company, &pools)?;
         let pool_after = pools
             .iter()
             .find(|p| p.licence_type == *licence_type)
             .cloned()
             .unwrap_or_else(|| pool.value.clone());
-        let mut allocated = Vec::with_capacity(members.len());
+        let mut touched = Touched::default();
+        let mut renewed = Vec::with_capacity(members.len());
         for stored in members {
-            let mut member = stored.value;
+            let mut member = stored.value.clone();
             member.licence = Some(match trial_ends {
                 Some(ends_on) => trial_licence(licence_type.clone(), ends_on, tenant.today),
                 None => new_licence(
@@ -439,7 +440,25 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                     tenant.today,
                 ),
             });
-            writes.push(repo::update(&company, &member, stored.version)?);
+            let (held, holds) = (stored.value.licence.as_ref(), member.licence.as_ref());
+            recount(&mut pools, held, holds, &mut touched);
+            renewed.push((member, stored.version));
+        }
+        let mut writes = tenant.changes_touching(&company, &pools, &touched)?;
+        // The pools (and a trial's company) take the rest of the 100 items;
+        // members moving from many other types may not all fit at once.
+        if writes.len() + renewed.len() + 1 > MAX_TRANSACTION_ITEMS {
+            return Err(ServiceError::invalid(
+                "emails",
+                format!(
+                    "at most {} of these members can be licensed in one allocation; allocate the rest in another",
+                    MAX_TRANSACTION_ITEMS.saturating_sub(writes.len() + 1)
+                ),
+            ));
+        }
+        let mut allocated = Vec::with_capacity(renewed.len());
+        for (member, version) in renewed {
+            writes.push(repo::update(&company, &member, version)?);
             allocated.push(member.email);
         }
         writes.push(self.audit(

@@ -4,13 +4,13 @@ use crate::caller::{Action, Caller, Role};
 use crate::error::ServiceError;
 use crate::model::{Company, Member, MemberRole};
 use crate::ports::{Clock, Index, ItemStore, Mailer, Query};
-use crate::repo::{self, Stored};
-use crate::rules::first_licence;
+use crate::repo;
+use crate::rules::{count_member, first_licence, Touched};
 use crate::types::PartnerId;
 
 use super::context::Seatkeeper;
 use super::inputs::{page_limit, validate_company, NewCompany};
-use super::views::{CompanyView, ListPage};
+use super::views::{CompanyView, ListPage, MemberCounts};
 
 impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     pub async fn create_company(
@@ -34,14 +34,24 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         let first_type = pools.first().map(|p| p.licence_type.clone());
         let members = managers
             .into_iter()
-            .map(|(email, name)| Member {
-                licence: first_licence(&mut company, &mut pools, first_type.as_ref(), today)
+            .map(|(email, name)| {
+                let licence = first_licence(&mut company, &mut pools, first_type.as_ref(), today)
                     .ok()
-                    .flatten(),
-                email,
-                name,
-                role: MemberRole::Manager,
-                added_at: company.created_at,
+                    .flatten();
+                count_member(
+                    &mut company,
+                    &mut pools,
+                    licence.as_ref(),
+                    true,
+                    &mut Touched::default(),
+                );
+                Member {
+                    licence,
+                    email,
+                    name,
+                    role: MemberRole::Manager,
+                    added_at: company.created_at,
+                }
             })
             .collect::<Vec<_>>();
         let mut writes = vec![repo::insert(&company, &company)?];
@@ -59,7 +69,8 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             serde_json::to_value(&company).unwrap_or_default(),
         )?);
         self.store().transact(writes).await?;
-        Ok(CompanyView::new(company, &pools, members.iter(), today))
+        let counts = MemberCounts::tally(members.iter(), &company.plan, today);
+        Ok(CompanyView::new(company, &pools, counts, today))
     }
 
     pub async fn get_company(
@@ -69,16 +80,25 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     ) -> Result<CompanyView, ServiceError> {
         caller.require(Action::ReadCompany)?;
         let tenant = self.tenant(caller, company_id).await?;
-        let members: Vec<Stored<Member>> = repo::load_all(
-            self.store(),
-            Query::table(repo::company_pk(tenant.id()), repo::MEMBER_PREFIX),
-        )
-        .await?;
         let pools = tenant.pool_values();
+        let company = &tenant.company.value;
+        // Kept counts read no member; a company written before they were
+        // kept is tallied until its next change of a member keeps them.
+        let counts = match MemberCounts::kept(company, &pools, tenant.today) {
+            Some(counts) => counts,
+            None => {
+                let mut counts = MemberCounts::default();
+                self.each_member(tenant.id(), |m| {
+                    counts.add(m.value.status(&company.plan, tenant.today));
+                })
+                .await?;
+                counts
+            }
+        };
         Ok(CompanyView::new(
             tenant.company.value,
             &pools,
-            members.iter().map(|m| &m.value),
+            counts,
             tenant.today,
         ))
     }
@@ -103,7 +123,14 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         };
         let (companies, next_cursor) = repo::load_page::<Company, _>(self.store(), &query).await?;
         Ok(ListPage {
-            items: companies.into_iter().map(|c| c.value).collect(),
+            items: companies
+                .into_iter()
+                .map(|c| Company {
+                    // Bookkeeping for a company's `counts`, not its record.
+                    member_count: None,
+                    ..c.value
+                })
+                .collect(),
             next_cursor,
         })
     }

@@ -18,7 +18,7 @@ use crate::ports::{
     Clock, Condition, ItemStore, MailError, Mailer, OutgoingEmail, Query, StoreError, Write,
 };
 use crate::repo::{self, Stored};
-use crate::rules::{carry_into_next_term, start_due_term};
+use crate::rules::{carry_into_next_term, counts_kept, start_counts, start_due_term, Touched};
 use crate::types::{CompanyId, Email, LicenceType};
 
 use super::inputs::page_limit;
@@ -125,6 +125,30 @@ impl Tenant {
             }
         }
         Ok(writes)
+    }
+
+    /// [`Self::changes`], and the items a change of members `touched`
+    /// written whether they changed or not (see `rules::counts`).
+    pub(super) fn changes_touching(
+        &self,
+        company: &Company,
+        pools: &[SeatPool],
+        touched: &Touched,
+    ) -> Result<Vec<Write>, ServiceError> {
+        let mut writes = Vec::new();
+        if touched.company || *company != self.company.value {
+            writes.push(repo::update(company, company, self.company.version)?);
+        }
+        for (read, now) in self.pools.iter().zip(pools) {
+            if touched.types.contains(&now.licence_type) || read.value != *now {
+                writes.push(repo::update(company, now, read.version)?);
+            }
+        }
+        Ok(writes)
+    }
+
+    pub(super) fn counts_kept(&self) -> bool {
+        counts_kept(&self.company.value, &self.pool_values())
     }
 }
 
@@ -314,6 +338,43 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             return Err(not_found);
         }
         Ok(tenant)
+    }
+
+    /// [`Self::tenant`], for a change of members: a company that keeps no
+    /// counts yet starts keeping them first (`rules::counts`), so the
+    /// change keeps them too. The start costs one read of every member,
+    /// once per company.
+    pub(super) async fn changing(
+        &self,
+        caller: &Caller,
+        company_id: &str,
+    ) -> Result<Tenant, ServiceError> {
+        let tenant = self.tenant(caller, company_id).await?;
+        if tenant.counts_kept() {
+            return Ok(tenant);
+        }
+        let mut company = tenant.company.value.clone();
+        let mut pools = tenant.pool_values();
+        // Only the licences are kept: memory holds no whole company.
+        let mut licences = Vec::new();
+        self.each_member(tenant.id(), |m| licences.push(m.value.licence))
+            .await?;
+        if !start_counts(
+            &mut company,
+            &mut pools,
+            licences.iter().map(Option::as_ref),
+        ) {
+            return Ok(tenant);
+        }
+        // Every item written, conditional on the versions read before the
+        // members: a change made meanwhile fails this and it is retried.
+        let touched = Touched {
+            company: true,
+            types: pools.iter().map(|p| p.licence_type.clone()).collect(),
+        };
+        let writes = tenant.changes_touching(&company, &pools, &touched)?;
+        self.store().transact(writes).await?;
+        self.tenant(caller, company_id).await
     }
 
     /// A company with its pools, as of its today. A scheduled term whose

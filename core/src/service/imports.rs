@@ -28,15 +28,18 @@ use crate::ports::{
     MAX_TRANSACTION_ITEMS,
 };
 use crate::repo::{self, import_chunk_key, import_key, Stored};
-use crate::rules::{ensure_open, free_co_term_seat, holds_co_term_seat, new_licence, shortage};
+use crate::rules::{
+    ensure_open, free_co_term_seat, holds_co_term_seat, new_licence, recount, shortage, Touched,
+};
 
 use super::context::{Seatkeeper, Tenant};
 use super::views::PoolView;
 use crate::types::{CompanyId, Email, ImportId, LicenceType};
 
-/// Members renewed per transaction. The rest of its 100 items: the job's
-/// progress, its audit event, and the pools of other types whose co-term
-/// seats the batch's members give up.
+/// Members renewed per transaction, at most. The rest of its 100 items: the
+/// job's progress, its audit event, and the pools the batch's licences
+/// touch (seats given up, kept counts); a batch whose pools leave no room
+/// for all its members stops part-way (`ImportConfirm::chunk_offset`).
 pub const CHUNK: usize = MAX_TRANSACTION_ITEMS - 10;
 /// How long an upload URL stays valid.
 pub const UPLOAD_URL_SECONDS: u64 = 15 * 60;
@@ -631,6 +634,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                             reserved: needed,
                             done_chunks: 0,
                             renewed: 0,
+                            chunk_offset: 0,
                         });
                         let stored = self
                             .reserve(caller, &tenant, next, Some(import.version), Vec::new())
@@ -823,24 +827,16 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 .chunk(tenant.id(), &import.value, n)
                 .await?
                 .unwrap_or_default();
-            let members = self.still_expired(tenant, &list).await?;
-            let pool = self.pool(tenant, &licence_type).await?;
-            writes.extend(
-                self.release_other_seats(tenant, &licence_type, &members)
-                    .await?,
-            );
-            for stored in &members {
-                let mut member = stored.value.clone();
-                member.licence = Some(new_licence(
-                    &pool.value,
-                    &company.plan,
-                    member.licence.as_ref(),
-                    tenant.today,
-                ));
-                writes.push(repo::update(company, &member, stored.version)?);
-                renewed.push(member.email);
+            let from = (progress.chunk_offset as usize).min(list.len());
+            let batch = self.batch(tenant, &licence_type, &list[from..]).await?;
+            writes.extend(batch.writes);
+            renewed = batch.renewed;
+            if from + batch.consumed < list.len() {
+                progress.chunk_offset = u32::try_from(from + batch.consumed).unwrap_or(u32::MAX);
+            } else {
+                progress.done_chunks += 1;
+                progress.chunk_offset = 0;
             }
-            progress.done_chunks += 1;
             progress.renewed += renewed.len() as u32;
             let action = match kind {
                 ImportKind::Csv => "import.confirm_batch",
@@ -878,44 +874,98 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         ))
     }
 
-    /// The pools of other types whose co-term seats these members give up
-    /// by moving to `licence_type` (as a named allocation frees them), read
-    /// fresh and written back in the batch.
-    async fn release_other_seats(
+    /// The next batch of a job's `list`: its still expired members renewed
+    /// with a licence of `licence_type`, the co-term seats of other types
+    /// they give up freed (as a named allocation frees them), and the counts
+    /// kept in every pool their licences touch, read fresh and written back,
+    /// changed or not (`rules::counts`). As many members as fit in one
+    /// transaction with those pools, the job and its audit event:
+    /// `consumed` says how far along `list` it got.
+    async fn batch(
         &self,
         tenant: &Tenant,
         licence_type: &LicenceType,
-        members: &[Stored<Member>],
-    ) -> Result<Vec<Write>, ServiceError> {
-        let plan = &tenant.company.value.plan;
-        let held: Vec<&Licence> = members
-            .iter()
-            .filter_map(|m| m.value.licence.as_ref())
-            .filter(|l| l.licence_type != *licence_type && holds_co_term_seat(l, plan))
+        list: &[Email],
+    ) -> Result<Batch, ServiceError> {
+        let company = &tenant.company.value;
+        let plan = &company.plan;
+        let mut expired: HashMap<Email, Stored<Member>> = self
+            .still_expired(tenant, list)
+            .await?
+            .into_iter()
+            .map(|m| (m.value.email.clone(), m))
             .collect();
-        let mut read: Vec<Stored<SeatPool>> = Vec::new();
-        for licence in &held {
-            if read
-                .iter()
-                .any(|p| p.value.licence_type == licence.licence_type)
-            {
+        let mut read = vec![self.pool(tenant, licence_type).await?];
+        let mut taken: Vec<(Stored<Member>, Member)> = Vec::new();
+        let mut consumed = 0;
+        for email in list {
+            let Some(stored) = expired.remove(email) else {
+                consumed += 1;
                 continue;
+            };
+            let mut other = None;
+            if let Some(held) = &stored.value.licence {
+                if !read
+                    .iter()
+                    .any(|p| p.value.licence_type == held.licence_type)
+                {
+                    match self.pool(tenant, &held.licence_type).await {
+                        Ok(pool) => other = Some(pool),
+                        // A type with no pool keeps no counts and holds no seat.
+                        Err(ServiceError::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
             }
-            match self.pool(tenant, &licence.licence_type).await {
-                Ok(pool) => read.push(pool),
-                // A type removed since holds no seats to give back.
-                Err(ServiceError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
+            // The pools, this batch's members, the job and its audit event.
+            if read.len() + usize::from(other.is_some()) + taken.len() + 3 > MAX_TRANSACTION_ITEMS {
+                break;
             }
+            read.extend(other);
+            let mut member = stored.value.clone();
+            member.licence = Some(new_licence(
+                &read[0].value,
+                plan,
+                member.licence.as_ref(),
+                tenant.today,
+            ));
+            taken.push((stored, member));
+            consumed += 1;
         }
         let mut pools: Vec<SeatPool> = read.iter().map(|p| p.value.clone()).collect();
-        for licence in held {
-            free_co_term_seat(&mut pools, licence, plan);
+        let mut touched = Touched::default();
+        for (before, after) in &taken {
+            if let Some(held) = &before.value.licence {
+                if held.licence_type != *licence_type && holds_co_term_seat(held, plan) {
+                    free_co_term_seat(&mut pools, held, plan);
+                }
+            }
+            let (held, holds) = (before.value.licence.as_ref(), after.licence.as_ref());
+            recount(&mut pools, held, holds, &mut touched);
         }
-        read.iter()
+        // Every pool read is written: the target's version moves with each
+        // batch, so starting to keep counts never misses one.
+        let mut writes = read
+            .iter()
             .zip(&pools)
-            .filter(|(before, after)| before.value != **after)
-            .map(|(before, after)| repo::update(&tenant.company.value, after, before.version))
-            .collect()
+            .map(|(before, after)| repo::update(company, after, before.version))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut renewed = Vec::with_capacity(taken.len());
+        for (before, after) in taken {
+            writes.push(repo::update(company, &after, before.version)?);
+            renewed.push(after.email);
+        }
+        Ok(Batch {
+            writes,
+            renewed,
+            consumed,
+        })
     }
+}
+
+/// One batch of a job, ready to go in a transaction with its progress.
+struct Batch {
+    writes: Vec<Write>,
+    renewed: Vec<Email>,
+    consumed: usize,
 }

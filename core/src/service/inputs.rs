@@ -500,6 +500,8 @@ pub(super) fn validate_company(
         next_term: None,
         manager_emails: managers.iter().map(|(email, _)| email.clone()).collect(),
         created_at: now,
+        // No members yet; `create_company` counts its managers in.
+        member_count: Some(0),
     };
     Ok((company, pools, managers))
 }

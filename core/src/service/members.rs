@@ -6,7 +6,7 @@ use crate::error::ServiceError;
 use crate::model::{LicenceStatus, Member, MemberRole};
 use crate::ports::{Clock, ItemStore, Mailer};
 use crate::repo::{self, Stored};
-use crate::rules::first_licence;
+use crate::rules::{count_member, first_licence, Touched};
 use crate::types::{Email, LicenceType};
 
 use super::context::Seatkeeper;
@@ -29,7 +29,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             .map(LicenceType::parse)
             .transpose()?;
         self.retrying(|| async {
-            let tenant = self.tenant(caller, company_id).await?;
+            let tenant = self.changing(caller, company_id).await?;
             let company = &tenant.company.value;
             if repo::load::<Member, _>(self.store(), &repo::member_key(tenant.id(), &email))
                 .await?
@@ -53,7 +53,15 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             if member.role == MemberRole::Manager {
                 next.manager_emails.push(member.email.clone());
             }
-            let mut writes = tenant.changes(&next, &pools)?;
+            let mut touched = Touched::default();
+            count_member(
+                &mut next,
+                &mut pools,
+                member.licence.as_ref(),
+                true,
+                &mut touched,
+            );
+            let mut writes = tenant.changes_touching(&next, &pools, &touched)?;
             writes.push(repo::insert(&next, &member)?);
             writes.push(self.audit(
                 caller,

@@ -3,10 +3,10 @@
 
 use crate::caller::{Action, Caller};
 use crate::error::ServiceError;
-use crate::model::{LicenceStatus, LicenceTerm, Member, MemberRole, Plan};
+use crate::model::{Company, LicenceStatus, LicenceTerm, Member, MemberRole, Plan, SeatPool};
 use crate::ports::{Clock, ItemStore, Mailer};
 use crate::repo::{self, Stored};
-use crate::rules::free_co_term_seat;
+use crate::rules::{count_member, free_co_term_seat, recount, Touched};
 use crate::types::Email;
 
 use super::context::{Seatkeeper, Tenant};
@@ -58,10 +58,13 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         caller.require(Action::ManageSeats)?;
         let email = Email::parse(email).map_err(|_| ServiceError::NotFound { what: "member" })?;
         self.retrying(|| async {
-            let tenant = self.tenant(caller, company_id).await?;
+            let tenant = self.changing(caller, company_id).await?;
             let stored = self.member(&tenant, &email).await?;
             let (member, released) = release(&tenant, &stored.value, when, false)?;
-            let mut writes = released.writes(&tenant)?;
+            let mut writes = released.writes(&tenant, |_, pools, touched| {
+                let (before, after) = (stored.value.licence.as_ref(), member.licence.as_ref());
+                recount(pools, before, after, touched);
+            })?;
             writes.push(repo::update(
                 &tenant.company.value,
                 &member,
@@ -102,7 +105,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             return Err(ServiceError::invalid("to_email", "must be another member"));
         }
         self.retrying(|| async {
-            let tenant = self.tenant(caller, company_id).await?;
+            let tenant = self.changing(caller, company_id).await?;
             let plan = &tenant.company.value.plan;
             let giver = self.member(&tenant, &from).await?;
             let taker = match self
@@ -142,7 +145,15 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             let mut taker_after = taker.value.clone();
             taker_after.licence = giver_after.licence.take();
             let company = &tenant.company.value;
-            let writes = vec![
+            // The licence moves with its date; what the taker held goes.
+            let mut pools = tenant.pool_values();
+            let mut touched = Touched::default();
+            for (before, after) in [(&giver.value, &giver_after), (&taker.value, &taker_after)] {
+                let (held, holds) = (before.licence.as_ref(), after.licence.as_ref());
+                recount(&mut pools, held, holds, &mut touched);
+            }
+            let mut writes = tenant.changes_touching(company, &pools, &touched)?;
+            writes.extend([
                 repo::update(company, &giver_after, giver.version)?,
                 repo::update(company, &taker_after, taker.version)?,
                 self.audit(
@@ -152,7 +163,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                     serde_json::json!({"from": giver.value, "to": taker.value}),
                     serde_json::json!({"from": giver_after, "to": taker_after}),
                 )?,
-            ];
+            ]);
             self.store().transact(writes).await?;
             Ok(Transferred {
                 from: MemberView::new(&giver_after, plan, tenant.today),
@@ -173,7 +184,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         caller.require(Action::ManageSeats)?;
         let email = Email::parse(email).map_err(|_| ServiceError::NotFound { what: "member" })?;
         self.retrying(|| async {
-            let tenant = self.tenant(caller, company_id).await?;
+            let tenant = self.changing(caller, company_id).await?;
             let stored = self.member(&tenant, &email).await?;
             // Whatever seat the member still holds is freed, even if the
             // licence has lapsed with the term; a rolling seat is used up.
@@ -189,7 +200,15 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 company,
                 ..released
             };
-            let mut writes = released.writes(&tenant)?;
+            let mut writes = released.writes(&tenant, |company, pools, touched| {
+                count_member(
+                    company,
+                    pools,
+                    stored.value.licence.as_ref(),
+                    false,
+                    touched,
+                );
+            })?;
             writes.push(repo::delete(
                 &tenant.company.value,
                 &stored.value,
@@ -221,13 +240,19 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
 
 /// The company and the pool (if any) as a release leaves them.
 struct Seat {
-    company: crate::model::Company,
+    company: Company,
     plan: Plan,
-    pool: Option<crate::model::SeatPool>,
+    pool: Option<SeatPool>,
 }
 
 impl Seat {
-    fn writes(&self, tenant: &Tenant) -> Result<Vec<crate::ports::Write>, ServiceError> {
+    /// The company and pools written, with `count` (the member's change)
+    /// applied to the counts they keep.
+    fn writes(
+        &self,
+        tenant: &Tenant,
+        count: impl FnOnce(&mut Company, &mut [SeatPool], &mut Touched),
+    ) -> Result<Vec<crate::ports::Write>, ServiceError> {
         let mut pools = tenant.pool_values();
         if let Some(pool) = &self.pool {
             for p in pools
@@ -237,7 +262,10 @@ impl Seat {
                 *p = pool.clone();
             }
         }
-        tenant.changes(&self.company, &pools)
+        let mut company = self.company.clone();
+        let mut touched = Touched::default();
+        count(&mut company, &mut pools, &mut touched);
+        tenant.changes_touching(&company, &pools, &touched)
     }
 }
 

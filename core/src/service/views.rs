@@ -7,6 +7,7 @@ use crate::model::{
     Company, CompanyStatus, Invoice, LicenceStatus, Member, MemberRole, Order, OrderKind, Plan,
     Policy, QueueEntry, Quote, SeatPool,
 };
+use crate::rules::kept_statuses;
 use crate::types::{Currency, Email, LicenceType};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,12 +51,27 @@ impl MemberCounts {
         today: NaiveDate,
     ) -> Self {
         members.fold(Self::default(), |mut counts, member| {
-            match member.status(plan, today) {
-                LicenceStatus::Active => counts.active += 1,
-                LicenceStatus::Expired => counts.expired += 1,
-                LicenceStatus::Unlicensed => counts.unlicensed += 1,
-            }
+            counts.add(member.status(plan, today));
             counts
+        })
+    }
+
+    /// Counts one member of `status`.
+    pub(super) fn add(&mut self, status: LicenceStatus) {
+        match status {
+            LicenceStatus::Active => self.active += 1,
+            LicenceStatus::Expired => self.expired += 1,
+            LicenceStatus::Unlicensed => self.unlicensed += 1,
+        }
+    }
+
+    /// The counts on `today` from the counts the company keeps (see
+    /// `rules::counts`), or `None` when they are not kept.
+    pub(super) fn kept(company: &Company, pools: &[SeatPool], today: NaiveDate) -> Option<Self> {
+        kept_statuses(company, pools, today).map(|(active, expired, unlicensed)| Self {
+            active,
+            expired,
+            unlicensed,
         })
     }
 }
@@ -100,18 +116,20 @@ impl TrialSeats {
 }
 
 impl CompanyView {
-    pub(super) fn new<'a>(
-        company: Company,
+    pub(super) fn new(
+        mut company: Company,
         pools: &[SeatPool],
-        members: impl Iterator<Item = &'a Member>,
+        counts: MemberCounts,
         today: NaiveDate,
     ) -> Self {
         let has_rolling = pools.iter().any(|p| p.policy == Policy::Rolling12Months);
+        // Bookkeeping for `counts`, not part of the contract.
+        company.member_count = None;
         Self {
             status: company.status(has_rolling, today),
             today,
             pools: pools.iter().map(PoolView::from).collect(),
-            counts: MemberCounts::tally(members, &company.plan, today),
+            counts,
             trial: TrialSeats::of(&company.plan),
             company,
         }

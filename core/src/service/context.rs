@@ -115,16 +115,7 @@ impl Tenant {
         company: &Company,
         pools: &[SeatPool],
     ) -> Result<Vec<Write>, ServiceError> {
-        let mut writes = Vec::new();
-        if *company != self.company.value {
-            writes.push(repo::update(company, company, self.company.version)?);
-        }
-        for (read, now) in self.pools.iter().zip(pools) {
-            if read.value != *now {
-                writes.push(repo::update(company, now, read.version)?);
-            }
-        }
-        Ok(writes)
+        self.changes_touching(company, pools, &Touched::default())
     }
 
     /// [`Self::changes`], and the items a change of members `touched`

@@ -626,7 +626,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                         })
                     }
                     ImportStatus::Previewed => {
-                        let needed = self.previewed_still_expired(&tenant, &import.value).await?;
+                        let needed = self.previewed_to_renew(&tenant, &import.value).await?;
                         let mut next = import.value.clone();
                         next.status = ImportStatus::Committing;
                         next.confirm = Some(ImportConfirm {
@@ -684,24 +684,30 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         .map(|c| c.value))
     }
 
-    /// How many of the previewed members are still expired now: the seats a
-    /// confirm takes. A list gone past its TTL is `import_expired`.
-    async fn previewed_still_expired(
+    /// The seats a confirm takes: every member the preview found to renew.
+    /// Read from the preview, not recounted (that would read every list
+    /// before the first batch, past any deadline on a large file); a member
+    /// renewed some other way since is skipped by their batch and their
+    /// seat given back at the end. A list gone past its TTL is
+    /// `import_expired`: the lists are written, and expire, together, so
+    /// the first and the last stand for them all.
+    async fn previewed_to_renew(
         &self,
         tenant: &Tenant,
         import: &Import,
     ) -> Result<u32, ServiceError> {
-        let mut needed = 0u32;
-        for n in 0..import.renew_chunks {
-            let list =
-                self.chunk(tenant.id(), import, n)
-                    .await?
-                    .ok_or(ServiceError::ImportExpired {
-                        days: IMPORT_TTL_DAYS,
-                    })?;
-            needed += self.still_expired(tenant, &list).await?.len() as u32;
+        let last = import.renew_chunks.checked_sub(1);
+        for n in std::iter::once(0)
+            .chain(last)
+            .take(import.renew_chunks as usize)
+        {
+            if self.chunk(tenant.id(), import, n).await?.is_none() {
+                return Err(ServiceError::ImportExpired {
+                    days: IMPORT_TTL_DAYS,
+                });
+            }
         }
-        Ok(needed)
+        Ok(u32::try_from(import.counts.to_renew).unwrap_or(u32::MAX))
     }
 
     /// Takes every seat `job` reserves (`job.confirm`), in one transaction

@@ -221,3 +221,63 @@ impl ItemStore for ChaosStore {
         }
     }
 }
+
+/// A mailer that refuses sends at random, driven by a seed: throttled, or
+/// the service unavailable. Nothing is sent when it refuses (a send whose
+/// reply is lost cannot be told from one that failed, so it is left out:
+/// SES offers no way to send exactly once then).
+pub struct ChaosMailer {
+    inner: std::sync::Arc<dyn seatkeeper_core::ports::Mailer>,
+    rng: Mutex<fastrand::Rng>,
+    per_mille: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl ChaosMailer {
+    pub fn new(
+        inner: std::sync::Arc<dyn seatkeeper_core::ports::Mailer>,
+        seed: u64,
+        per_mille: u64,
+    ) -> Self {
+        Self {
+            inner,
+            rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x6d61_696c)),
+            per_mille: AtomicU64::new(per_mille),
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    pub fn arm(&self, per_mille: u64) {
+        self.per_mille.store(per_mille, Ordering::SeqCst);
+    }
+
+    /// Sends refused so far.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl seatkeeper_core::ports::Mailer for ChaosMailer {
+    async fn send(
+        &self,
+        email: &seatkeeper_core::ports::OutgoingEmail,
+    ) -> Result<(), seatkeeper_core::ports::MailError> {
+        use seatkeeper_core::ports::MailError;
+        let refuse = {
+            let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+            (rng.u64(0..1000) < self.per_mille.load(Ordering::SeqCst)).then(|| rng.bool())
+        };
+        match refuse {
+            None => self.inner.send(email).await,
+            Some(throttled) => {
+                self.refused.fetch_add(1, Ordering::SeqCst);
+                Err(if throttled {
+                    MailError::Throttled
+                } else {
+                    MailError::Unavailable("injected outage".into())
+                })
+            }
+        }
+    }
+}

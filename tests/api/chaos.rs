@@ -1,6 +1,7 @@
 //! The fault suite: a journey through the function handlers, on a store
 //! whose transactions fail at random (a race lost, throttling, an outage,
-//! a reply lost after the write), driven by a seed. The client retries as
+//! a reply lost after the write) and a mailer that refuses sends at random
+//! (throttled, unavailable), driven by a seed. The client retries as
 //! a careful one would, with one `Idempotency-Key` per intended action.
 //! Afterwards, with the faults healed, the invariants must hold: no seat
 //! oversold, no order lost or doubled, no member doubled, every e-mail
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use seatkeeper_core::ports::ItemStore;
 use seatkeeper_edge::routes;
-use seatkeeper_test_support::faults::{ChaosCounts, ChaosStore};
+use seatkeeper_test_support::faults::{ChaosCounts, ChaosMailer, ChaosStore};
 use seatkeeper_test_support::fixtures::at;
 use seatkeeper_test_support::stores;
 use serde_json::{json, Value};
@@ -68,6 +69,7 @@ impl Client<'_> {
 /// What one journey leaves, read with the faults healed.
 struct Outcome {
     counts: ChaosCounts,
+    mail_refused: u64,
     violations: Vec<String>,
     checks: u64,
 }
@@ -76,7 +78,13 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
     // The company is made before the faults start: its id is only in the
     // answer, which a client that lost it could not find again.
     let chaos = Arc::new(ChaosStore::new(store, seed, 0));
-    let lambda = Lambda::on("2026-11-22", chaos.clone());
+    let mail_chaos = std::sync::OnceLock::new();
+    let lambda = Lambda::on("2026-11-22", chaos.clone(), |outbox| {
+        let mailer = Arc::new(ChaosMailer::new(outbox, seed, 0));
+        mail_chaos.get_or_init(|| mailer.clone());
+        mailer
+    });
+    let mailer = mail_chaos.get().expect("the mailer").clone();
     // A first daily run, so the one after the journey reads from here.
     let morning = at("2026-11-22T06:00:00Z");
     lambda
@@ -106,6 +114,7 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
         )
         .await;
     chaos.arm(FAULTS_PER_MILLE);
+    mailer.arm(FAULTS_PER_MILLE);
     let company = created.body["id"]
         .as_str()
         .expect("made before the faults")
@@ -157,6 +166,7 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
 
     // The faults stop; what was left pending is sent by the daily run.
     chaos.heal();
+    mailer.arm(0);
     let svc = &lambda.app.service;
     let later = at("2026-11-24T06:00:00Z");
     lambda.clock.set_now(later);
@@ -223,6 +233,7 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
     }
     Outcome {
         counts: chaos.counts(),
+        mail_refused: mailer.refused(),
         violations,
         checks,
     }
@@ -236,7 +247,7 @@ enum Adapter {
 }
 
 async fn suite(adapter: Adapter) {
-    let (mut faults, mut transactions, mut checks) = (0, 0, 0);
+    let (mut faults, mut refused, mut transactions, mut checks) = (0, 0, 0, 0);
     let mut violations = Vec::new();
     for seed in 0..SEEDS {
         let fixture = match adapter {
@@ -245,6 +256,7 @@ async fn suite(adapter: Adapter) {
         };
         let outcome = journey(seed, fixture.store.clone()).await;
         faults += outcome.counts.faults();
+        refused += outcome.mail_refused;
         transactions += outcome.counts.transactions;
         checks += outcome.checks;
         violations.extend(outcome.violations);
@@ -254,7 +266,7 @@ async fn suite(adapter: Adapter) {
         Adapter::DynamoDb => "DynamoDB Local",
     };
     println!(
-        "fault suite on {name}: {SEEDS} journeys, {transactions} transactions, {faults} faults injected, {checks} invariants checked, {} violations",
+        "fault suite on {name}: {SEEDS} journeys, {transactions} transactions, {faults} store faults and {refused} refused sends injected, {checks} invariants checked, {} violations",
         violations.len()
     );
     assert!(faults > 0, "the suite injected no fault");

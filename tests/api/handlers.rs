@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use seatkeeper_adapters::outbox;
 use seatkeeper_adapters::sqlite::SqliteStore;
-use seatkeeper_core::ports::{ItemStore, ManualClock};
+use seatkeeper_core::ports::{ItemStore, Mailer, ManualClock};
 use seatkeeper_core::service::Settings;
 use seatkeeper_edge::embedded::Embedded;
 use seatkeeper_edge::lambda_http;
@@ -85,22 +85,33 @@ impl Lambda {
     fn new(today: &str) -> Self {
         let dir = tempfile::TempDir::new().expect("a temp dir");
         let store = SqliteStore::open(&dir.path().join("seatkeeper.sqlite")).expect("a store");
-        Self::in_dir(dir, today, Arc::new(store))
+        Self::in_dir(dir, today, Arc::new(store), |outbox| outbox)
     }
 
-    /// The app on `store`.
-    pub(crate) fn on(today: &str, store: Arc<dyn ItemStore>) -> Self {
-        Self::in_dir(tempfile::TempDir::new().expect("a temp dir"), today, store)
+    /// The app on `store`, its outbox mailer seen through `mailer`.
+    pub(crate) fn on(
+        today: &str,
+        store: Arc<dyn ItemStore>,
+        mailer: impl FnOnce(Arc<dyn Mailer>) -> Arc<dyn Mailer>,
+    ) -> Self {
+        let dir = tempfile::TempDir::new().expect("a temp dir");
+        Self::in_dir(dir, today, store, mailer)
     }
 
-    fn in_dir(dir: tempfile::TempDir, today: &str, store: Arc<dyn ItemStore>) -> Self {
+    fn in_dir(
+        dir: tempfile::TempDir,
+        today: &str,
+        store: Arc<dyn ItemStore>,
+        mailer: impl FnOnce(Arc<dyn Mailer>) -> Arc<dyn Mailer>,
+    ) -> Self {
         let today = NaiveDate::parse_from_str(today, "%Y-%m-%d").expect("a date");
         let clock = Arc::new(ManualClock::at(today));
-        let Embedded { app, outbox, .. } = Embedded::open(
+        let Embedded { app, outbox, .. } = Embedded::open_mailing(
             dir.path(),
             &Settings::default().app_base_url,
             store,
             clock.clone(),
+            mailer,
         );
         Self {
             app,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use seatkeeper_adapters::local_files::LocalObjects;
 use seatkeeper_adapters::outbox::OutboxMailer;
-use seatkeeper_core::ports::{Clock, ItemStore};
+use seatkeeper_core::ports::{Clock, ItemStore, Mailer};
 use seatkeeper_core::service::Settings;
 use seatkeeper_core::Seatkeeper;
 
@@ -52,12 +52,25 @@ impl Embedded {
         store: Arc<dyn ItemStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        Self::open_mailing(dir, base_url, store, clock, |outbox| outbox)
+    }
+
+    /// As [`Self::open`], the outbox mailer seen through `mailer` (tests put
+    /// faults there).
+    pub fn open_mailing(
+        dir: &Path,
+        base_url: &str,
+        store: Arc<dyn ItemStore>,
+        clock: Arc<dyn Clock>,
+        mailer: impl FnOnce(Arc<dyn Mailer>) -> Arc<dyn Mailer>,
+    ) -> Self {
         let outbox = dir.join(OUTBOX_FILE);
-        let mailer = OutboxMailer::new(outbox.clone()).with_clock(clock.clone());
+        let outbox_mailer = OutboxMailer::new(outbox.clone()).with_clock(clock.clone());
         let settings = Settings {
             app_base_url: base_url.to_string(),
         };
-        let service = Seatkeeper::new(store, clock, Arc::new(mailer) as _, settings);
+        let mailer = mailer(Arc::new(outbox_mailer));
+        let service = Seatkeeper::new(store, clock, mailer, settings);
         let objects = Arc::new(LocalObjects::new(
             dir.join(OBJECTS_DIR),
             IMPORTS_BUCKET,

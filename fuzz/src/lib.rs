@@ -22,6 +22,21 @@ pub use gen::Gen;
 /// The default seed: printed with every run, so any run can be repeated.
 pub const DEFAULT_SEED: u64 = 0x5EA7_CEE9_0014;
 
+/// A number from the environment (`1_000_000` and `0x…` allowed), or `default`.
+pub fn env_number(name: &str, default: u64) -> Result<u64, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(raw) => {
+            let digits: String = raw.chars().filter(|c| *c != '_').collect();
+            let parsed = match digits.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => digits.parse(),
+            };
+            parsed.map_err(|_| format!("{name}={raw} is not a number"))
+        }
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -119,8 +134,9 @@ pub fn run_target(
                 report.violations += 1;
                 if report.failures.len() < KEPT {
                     report.failures.push(format!(
-                        "case {n}: {broken}\n      input: {}",
-                        gen::show(&input)
+                        "case {n}: {broken}\n      input: {}\n      replay: FUZZ_SEED={:#x} FUZZ_TARGETS={target} FUZZ_CASE={n}",
+                        gen::show(&input),
+                        config.seed
                     ));
                 }
             }
@@ -133,7 +149,7 @@ pub fn run_target(
                     .unwrap_or_default();
                 if report.failures.len() < KEPT {
                     report.failures.push(format!(
-                        "case {n}: panicked: {message} (replay: FUZZ_SEED={} FUZZ_TARGETS={target} FUZZ_CASE={n})",
+                        "case {n}: panicked: {message}\n      replay: FUZZ_SEED={:#x} FUZZ_TARGETS={target} FUZZ_CASE={n}",
                         config.seed
                     ));
                 }

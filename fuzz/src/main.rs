@@ -6,21 +6,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use seatkeeper_fuzz::{run, target_names, Config, DEFAULT_SEED};
-
-fn number(name: &str, default: u64) -> Result<u64, String> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(raw) => {
-            let digits: String = raw.chars().filter(|c| *c != '_').collect();
-            let parsed = match digits.strip_prefix("0x") {
-                Some(hex) => u64::from_str_radix(hex, 16),
-                None => digits.parse(),
-            };
-            parsed.map_err(|_| format!("{name}={raw} is not a number"))
-        }
-    }
-}
+use seatkeeper_fuzz::{env_number as number, run, target_names, Config, DEFAULT_SEED};
 
 fn main() -> ExitCode {
     let config = (|| {

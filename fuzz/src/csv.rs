@@ -165,7 +165,7 @@ fn shaped(gen: &mut Gen) -> Vec<u8> {
         b"Zo\xEB",
         b"Zo\xC3\xAB",
     ];
-    let delimiter = *gen.pick(&[b',', b';', b'\t']);
+    let delimiter = *gen.pick(b",;\t");
     let endings: [&[u8]; 3] = [b"\n", b"\r\n", b"\r"];
     let ending = *gen.pick(&endings);
     let mut out = Vec::new();
@@ -174,7 +174,8 @@ fn shaped(gen: &mut Gen) -> Vec<u8> {
             if c > 0 {
                 out.push(delimiter);
             }
-            out.extend_from_slice(*gen.pick(cells));
+            let cell: &[u8] = cells[gen.below(cells.len())];
+            out.extend_from_slice(cell);
         }
         out.extend_from_slice(ending);
     }
@@ -242,13 +243,19 @@ fn check(result: &Result<Preview, ImportFailure>, bytes: &[u8], limits: Limits) 
         Ok(p) => {
             let c = &p.counts;
             let promises = [
-                ("rows = to_renew + not_renewed", c.rows == c.to_renew + c.not_renewed),
+                (
+                    "rows = to_renew + not_renewed",
+                    c.rows == c.to_renew + c.not_renewed,
+                ),
                 (
                     "not_renewed = the other buckets",
                     c.not_renewed
                         == c.already_active + c.unknown + c.invalid + c.duplicate + p.unlicensed,
                 ),
-                ("problems_total = not_renewed", p.problems_total == c.not_renewed),
+                (
+                    "problems_total = not_renewed",
+                    p.problems_total == c.not_renewed,
+                ),
                 (
                     "problems kept = min(total, max_problems)",
                     p.problems.len() as u64 == p.problems_total.min(limits.max_problems as u64),
@@ -256,12 +263,20 @@ fn check(result: &Result<Preview, ImportFailure>, bytes: &[u8], limits: Limits) 
                 ("to_renew listed", p.to_renew.len() as u64 == c.to_renew),
                 ("rows within max_rows", c.rows <= limits.max_rows),
                 ("at least one row", c.rows > 0),
-                ("bytes within max_bytes", bytes.len() as u64 <= limits.max_bytes),
-                ("columns within max_columns", p.columns.len() <= limits.max_columns),
+                (
+                    "bytes within max_bytes",
+                    bytes.len() as u64 <= limits.max_bytes,
+                ),
+                (
+                    "columns within max_columns",
+                    p.columns.len() <= limits.max_columns,
+                ),
                 (
                     "problems in row order",
                     p.problems.windows(2).all(|w| w[0].row < w[1].row)
-                        && p.problems.iter().all(|x| x.row >= 2 && !x.reason.is_empty()),
+                        && p.problems
+                            .iter()
+                            .all(|x| x.row >= 2 && !x.reason.is_empty()),
                 ),
                 (
                     "problem e-mails cut to 256 characters",
@@ -271,7 +286,10 @@ fn check(result: &Result<Preview, ImportFailure>, bytes: &[u8], limits: Limits) 
                     "samples within bounds",
                     p.columns.iter().all(|col| {
                         col.samples.len() <= SAMPLES
-                            && col.samples.iter().all(|s| s.chars().count() <= SAMPLE_CHARS)
+                            && col
+                                .samples
+                                .iter()
+                                .all(|s| s.chars().count() <= SAMPLE_CHARS)
                     }),
                 ),
                 (

@@ -83,7 +83,14 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// The sample event as a `method` request for `path` with `body`.
-fn event(sample: &Value, method: &str, path: &str, claims: Value, body: &[u8], gen: &mut Gen) -> Value {
+fn event(
+    sample: &Value,
+    method: &str,
+    path: &str,
+    claims: Value,
+    body: &[u8],
+    gen: &mut Gen,
+) -> Value {
     let mut event = sample.clone();
     event["rawPath"] = json!(path);
     event["rawQueryString"] = json!("");
@@ -149,8 +156,8 @@ fn lead(company: &str) -> Value {
 impl World {
     async fn new() -> Result<Self, String> {
         let dir = tempfile::TempDir::new().map_err(|e| e.to_string())?;
-        let store = SqliteStore::open(&dir.path().join("seatkeeper.sqlite"))
-            .map_err(|e| e.to_string())?;
+        let store =
+            SqliteStore::open(&dir.path().join("seatkeeper.sqlite")).map_err(|e| e.to_string())?;
         let today = NaiveDate::from_ymd_opt(2026, 11, 22).ok_or("a date")?;
         let Embedded { app, .. } = Embedded::open(
             dir.path(),
@@ -180,7 +187,12 @@ impl World {
         let created = invoke(
             &app,
             routes::ADMIN_API,
-            &call("POST", "/v1/companies".into(), account_manager(), seeds("new_company")),
+            &call(
+                "POST",
+                "/v1/companies".into(),
+                account_manager(),
+                seeds("new_company"),
+            ),
         )
         .await?;
         let company = json_of(&created)["id"]
@@ -202,7 +214,12 @@ impl World {
         let ordered = invoke(
             &app,
             routes::REQUEST_UPGRADE,
-            &call("POST", format!("{base}/orders"), lead(&company), seeds("order")),
+            &call(
+                "POST",
+                format!("{base}/orders"),
+                lead(&company),
+                seeds("order"),
+            ),
         )
         .await?;
         let order = json_of(&ordered)["order"]["id"]
@@ -246,8 +263,17 @@ impl World {
                     other => return other.to_string(),
                 };
                 if garble && gen.chance(50) {
-                    (*gen.pick(&["x", "%00", "%FF%FE", "%2F", "a%20b", "ANN%40X.IO", "..", "-"]))
-                        .to_string()
+                    (*gen.pick(&[
+                        "x",
+                        "%00",
+                        "%FF%FE",
+                        "%2F",
+                        "a%20b",
+                        "ANN%40X.IO",
+                        "..",
+                        "-",
+                    ]))
+                    .to_string()
                 } else {
                     value
                 }
@@ -288,7 +314,9 @@ fn check(response: &Response<HttpBody>) -> CaseResult {
     let body: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
     let code = body["code"].as_str().unwrap_or_default();
     let shaped = content_type == "application/problem+json"
-        && ["type", "title", "detail"].iter().all(|m| body[*m].is_string())
+        && ["type", "title", "detail"]
+            .iter()
+            .all(|m| body[*m].is_string())
         && body["status"] == status
         && !code.is_empty()
         && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
@@ -317,7 +345,14 @@ pub fn run(config: &Config) -> Report {
         let (route, body) = *gen.pick(&targets);
         let bytes = json::input(gen, body);
         let path = world.path(route.path, gen);
-        let event = event(&sample, route.method, &path, world.caller(route), &bytes, gen);
+        let event = event(
+            &sample,
+            route.method,
+            &path,
+            world.caller(route),
+            &bytes,
+            gen,
+        );
         let result = runtime
             .block_on(invoke(&world.app, route.function, &event))
             .and_then(|response| check(&response))

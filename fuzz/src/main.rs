@@ -53,7 +53,11 @@ fn main() -> ExitCode {
     println!(
         "fuzz: {} targets, {inputs} inputs, {panics} panics, {} in {:.1}s (seed {:#x})",
         chosen.len(),
-        if failed { "FAILED" } else { "all promises kept" },
+        if failed {
+            "FAILED"
+        } else {
+            "all promises kept"
+        },
         started.elapsed().as_secs_f64(),
         config.seed
     );

@@ -32,13 +32,19 @@ fn assert_passed(report: &Report) {
 
 #[test]
 fn every_route_that_reads_a_body_is_fuzzed() {
-    let fuzzed: BTreeSet<_> = body_routes().iter().map(|(r, _)| (r.method, r.path)).collect();
+    let fuzzed: BTreeSet<_> = body_routes()
+        .iter()
+        .map(|(r, _)| (r.method, r.path))
+        .collect();
     let writes: BTreeSet<_> = ROUTES
         .iter()
         .filter(|r| matches!(r.method, "POST" | "PUT" | "PATCH"))
         .map(|r| (r.method, r.path))
         .collect();
-    assert_eq!(fuzzed, writes, "every POST, PUT and PATCH route needs a body in json::BODIES");
+    assert_eq!(
+        fuzzed, writes,
+        "every POST, PUT and PATCH route needs a body in json::BODIES"
+    );
     let listed: usize = BODIES.iter().map(|b| b.routes.len()).sum();
     assert_eq!(listed, writes.len(), "each route in one body's list, once");
 }

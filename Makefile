@@ -42,7 +42,7 @@ bench:
 ## and time per target; fails on any panic or broken promise. `make test`
 ## runs a short pass of the same targets (fuzz/tests/short_pass.rs).
 FUZZ_CASES ?= 1000000
-FUZZ_HANDLER_CASES ?= 20000
+FUZZ_HANDLER_CASES ?= 100000
 fuzz:
 	FUZZ_CASES=$(FUZZ_CASES) FUZZ_HANDLER_CASES=$(FUZZ_HANDLER_CASES) \
 		$(CARGO) run -q --profile fuzz -p seatkeeper-fuzz

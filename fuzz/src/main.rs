@@ -1,5 +1,5 @@
 //! `make fuzz`: every target, `FUZZ_CASES` cases each (default 1 000 000),
-//! `FUZZ_HANDLER_CASES` through the handlers (default 20 000), from
+//! `FUZZ_HANDLER_CASES` through the handlers (default 100 000), from
 //! `FUZZ_SEED`. `FUZZ_TARGETS` (comma-separated) picks targets and
 //! `FUZZ_CASE` replays one case. Exits 1 on any panic or broken promise.
 
@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         Ok::<_, String>(Config {
             seed: number("FUZZ_SEED", DEFAULT_SEED)?,
             cases: number("FUZZ_CASES", 1_000_000)?,
-            handler_cases: number("FUZZ_HANDLER_CASES", 20_000)?,
+            handler_cases: number("FUZZ_HANDLER_CASES", 100_000)?,
             only_case: std::env::var("FUZZ_CASE")
                 .ok()
                 .map(|_| number("FUZZ_CASE", 0))

@@ -224,7 +224,7 @@ impl World {
         .await?;
         let order = json_of(&ordered)["order"]["id"]
             .as_str()
-            .unwrap_or("o1")
+            .ok_or("no order id")?
             .to_string();
         let imported = invoke(
             &app,
@@ -232,15 +232,17 @@ impl World {
             &call("POST", format!("{base}/imports"), lead(&company), json!({})),
         )
         .await?;
-        let import = json_of(&imported)["id"]
+        // Created, never uploaded: preview and confirm meet it unpreviewed.
+        let import = json_of(&imported)["import_id"]
             .as_str()
-            .unwrap_or("i1")
+            .ok_or("no import id")?
             .to_string();
         Ok(Self {
             app,
             company,
             order,
             import,
+            // No Select All is started: resume meets an unknown job (404).
             allocation: "a1".to_string(),
             _dir: dir,
         })

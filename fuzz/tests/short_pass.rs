@@ -75,3 +75,31 @@ fn handlers_short_pass() {
         .sum();
     assert!(successes > HANDLER_CASES / 50, "{}", report.render());
 }
+
+/// The harness itself: a panic is caught and counted, a broken promise is
+/// reported with its input and the line that replays it.
+#[test]
+fn panics_and_broken_promises_are_caught_and_reported() {
+    let config = config(10, 0);
+    let mut n = 0;
+    let report = seatkeeper_fuzz::run_target("self-test", &config, 10, |_| {
+        n += 1;
+        match n % 3 {
+            0 => panic!("a finding"),
+            1 => (b"input".to_vec(), Err("a broken promise".to_string())),
+            _ => (Vec::new(), Ok("fine".to_string())),
+        }
+    });
+    assert_eq!(report.inputs, 10);
+    assert!(
+        report.panics > 0 && report.violations > 0,
+        "{}",
+        report.render()
+    );
+    assert!(!report.passed());
+    let text = report.render();
+    assert!(
+        text.contains("FUZZ_CASE=") && text.contains("input: input"),
+        "{text}"
+    );
+}

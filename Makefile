@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test test-large lint fmt deps run watch openapi lambda-isolation template-lint build-lambda bench
+.PHONY: test test-large lint fmt deps run watch openapi lambda-isolation template-lint build-lambda bench fuzz
 
 ## The whole API on http://127.0.0.1:3000, on SQLite in ./data (SEATKEEPER_PORT
 ## and SEATKEEPER_DATA_DIR override). Needs only Rust.
@@ -20,7 +20,8 @@ watch:
 ## checks no local-only code reaches a Lambda, lints template.yaml (cfn-lint,
 ## sam validate --lint), runs the workspace's tests, runs the README's
 ## walkthrough against `make run`, then a journey through `cargo lambda watch`
-## on SQLite and on DynamoDB Local.
+## on SQLite and on DynamoDB Local. The workspace's tests include the
+## fuzzer's short pass (fuzz/tests/short_pass.rs; `make fuzz` for the long one).
 test: deps lint lambda-isolation template-lint
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test -p seatkeeper-edge --features watch --lib
@@ -38,6 +39,18 @@ test-large: deps
 bench:
 	$(CARGO) bench --bench expiry
 	$(CARGO) bench --bench import
+
+## Fuzzing (docs/FUZZING.md): the CSV preview and every JSON body, from a
+## fixed seed (FUZZ_SEED overrides), FUZZ_CASES inputs per target and
+## FUZZ_HANDLER_CASES through the real handlers on SQLite; an optimised build
+## in which a panic unwinds and is counted. Prints inputs, panics, outcomes
+## and time per target; fails on any panic or broken promise. `make test`
+## runs a short pass of the same targets (fuzz/tests/short_pass.rs).
+FUZZ_CASES ?= 1000000
+FUZZ_HANDLER_CASES ?= 100000
+fuzz:
+	FUZZ_CASES=$(FUZZ_CASES) FUZZ_HANDLER_CASES=$(FUZZ_HANDLER_CASES) \
+		$(CARGO) run -q --profile fuzz -p seatkeeper-fuzz
 
 lambda-isolation:
 	bash infra/scripts/check-lambda-isolation.sh

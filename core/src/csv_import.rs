@@ -515,7 +515,7 @@ fn sample(cell: &str) -> Option<String> {
 
 /// How much of the file's start is checked before parsing starts.
 const SNIFF_LEN: usize = 8 * 1024;
-/// Problem e-mails longer than this are cut, with an ellipsis.
+/// Problem e-mails longer than this are cut to it, an ellipsis last.
 const PROBLEM_EMAIL_CHARS: usize = 256;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -1153,7 +1153,8 @@ impl PreviewBuilder {
         self.counts.not_renewed += 1;
         if self.problems.len() < self.limits.max_problems {
             let email = if written.chars().count() > PROBLEM_EMAIL_CHARS {
-                let mut cut: String = written.chars().take(PROBLEM_EMAIL_CHARS).collect();
+                // The ellipsis counts in the 256, as a sample's does in its 100.
+                let mut cut: String = written.chars().take(PROBLEM_EMAIL_CHARS - 1).collect();
                 cut.push('…');
                 cut
             } else {
@@ -1432,6 +1433,20 @@ mod tests {
         assert_eq!(names(&p), vec!["Name", "Email"]);
         assert_eq!(p.encoding, "utf-8");
         assert_eq!(p.delimiter, b',');
+    }
+
+    /// Found by the fuzzer (fuzz/): the cut e-mail was 256 characters and
+    /// an ellipsis, one more than the module promises.
+    #[test]
+    fn long_problem_emails_are_cut_to_256_characters() {
+        let file = format!("email\n{}\n", "x".repeat(300));
+        let p = preview(file.as_bytes()).unwrap();
+        let cut = &p.problems[0].email;
+        assert_eq!(cut.chars().count(), 256, "{cut}");
+        assert!(cut.ends_with('…'));
+        let exact = format!("email\n{}\n", "y".repeat(256));
+        let p = preview(exact.as_bytes()).unwrap();
+        assert_eq!(p.problems[0].email, "y".repeat(256), "256 is kept whole");
     }
 
     #[test]

@@ -136,13 +136,20 @@ impl Call {
 
     /// The body as JSON of type `T`; an empty body reads as `{}`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Problem> {
-        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &self.body
-        };
-        serde_json::from_slice(body).map_err(|e| Problem::invalid("body", e.to_string()))
+        parse_body(&self.body)
     }
+}
+
+/// What [`Call::json`] does with a body: JSON of type `T`, an empty (or
+/// all white space) body read as `{}`, anything else a 400. Public so that
+/// the fuzzer (fuzz/) drives exactly this without building a request.
+pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| Problem::invalid("body", e.to_string()))
 }
 
 impl App {

@@ -7,6 +7,16 @@ use serde_json::json;
 
 use crate::helpers::{order_request, TestApp};
 
+/// The names of an import's columns, as the dropdown lists them.
+fn column_names(import: &serde_json::Value) -> Vec<serde_json::Value> {
+    import["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["name"].clone())
+        .collect()
+}
+
 #[tokio::test]
 async fn renew_expired_learners_from_a_csv() {
     let app = TestApp::on("2025-11-01").await;
@@ -55,14 +65,8 @@ async fn renew_expired_learners_from_a_csv() {
     assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
     assert_eq!(preview.body["status"], "previewed");
     assert_eq!(preview.body["email_column"], "E-mail address");
-    let columns: Vec<_> = preview.body["columns"]
-        .as_array()
-        .expect("columns")
-        .iter()
-        .map(|c| c["name"].clone())
-        .collect();
     assert_eq!(
-        columns,
+        column_names(&preview.body),
         [json!("Name"), json!("E-mail address"), json!("Team")]
     );
     assert_eq!(preview.body["columns"][1]["samples"][0], "ANN@acme.io");
@@ -231,14 +235,8 @@ async fn a_file_that_cannot_be_previewed_says_why() {
         ),
         (json!("failed"), json!("no_email_column"))
     );
-    let columns: Vec<_> = failed.body["columns"]
-        .as_array()
-        .expect("columns")
-        .iter()
-        .map(|c| c["name"].clone())
-        .collect();
     assert_eq!(
-        columns,
+        column_names(&failed.body),
         [json!("Name"), json!("Login")],
         "the columns, so the manager can pick one"
     );

@@ -3,12 +3,15 @@
 //! a reply lost after the write) and a mailer that refuses sends at random
 //! (throttled, unavailable), driven by a seed. The client retries as
 //! a careful one would, with one `Idempotency-Key` per intended action.
-//! Afterwards, with the faults healed, the invariants must hold: no seat
-//! oversold, no order lost or doubled, no member doubled, every e-mail
-//! sent once.
+//! The journey: a company's members, an upgrade requested and assigned, an
+//! allocation, the next term renewed ahead of its date, a seat released at
+//! renewal. Afterwards, with the faults healed, the invariants must hold:
+//! no seat oversold, no order lost or doubled, the renewal scheduled once,
+//! no member doubled, every e-mail sent once.
 
 use std::sync::Arc;
 
+use seatkeeper_core::model::OrderKind;
 use seatkeeper_core::ports::ItemStore;
 use seatkeeper_edge::routes;
 use seatkeeper_test_support::faults::{ChaosCounts, ChaosMailer, ChaosStore};
@@ -17,7 +20,7 @@ use seatkeeper_test_support::stores;
 use serde_json::{json, Value};
 
 use crate::handlers::{
-    account_manager, company_body, event, lead, with_body, with_header, Answer, Lambda,
+    account_manager, company_body, event, lead, with_body, with_header, with_query, Answer, Lambda,
 };
 use crate::helpers::order_request;
 
@@ -70,6 +73,8 @@ impl Client<'_> {
 struct Outcome {
     counts: ChaosCounts,
     mail_refused: u64,
+    /// Renewals the journey got scheduled (so the check on them bit).
+    renewals: u64,
     violations: Vec<String>,
     checks: u64,
 }
@@ -163,6 +168,45 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
             named,
         )
         .await;
+    // The next term, renewed ahead of its date (scheduled), and a seat
+    // released at renewal.
+    let renewal = json!({"kind": "renewal", "lines": [{"licence_type": "standard", "quantity": 20}], "agree_to_pay": true});
+    let renewal = client
+        .act(
+            routes::REQUEST_UPGRADE,
+            "POST",
+            &format!("{base}/orders"),
+            lead(&company),
+            renewal,
+        )
+        .await;
+    if let Some(order_id) = renewal.body["order"]["id"].as_str() {
+        client
+            .act(
+                routes::ASSIGN_ORDER,
+                "POST",
+                &format!("{base}/orders/{order_id}/assign"),
+                account_manager(),
+                json!({}),
+            )
+            .await;
+    }
+    let release = with_query(
+        event(
+            "DELETE",
+            &format!("{base}/members/l0%40acme.io/licence"),
+            Some(lead(&company)),
+        ),
+        "effective=renewal",
+        &[("effective", "renewal")],
+    );
+    // No key on a DELETE: a retry after a lost answer meets `already_released`.
+    for _ in 0..TRIES {
+        let answer = lambda.invoke(routes::ALLOCATE, &release).await;
+        if answer.status < 500 && answer.status != 429 {
+            break;
+        }
+    }
 
     // The faults stop; what was left pending is sent by the daily run.
     chaos.heal();
@@ -207,23 +251,35 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
         members.len() <= 7,
         format!("{} members", members.len()),
     );
+    let of_kind = |kind: OrderKind| orders.iter().filter(move |o| o.kind == kind);
+    for kind in [OrderKind::Upgrade, OrderKind::Renewal] {
+        check(
+            "no order doubled",
+            of_kind(kind).count() <= 1,
+            format!("{} {kind:?} orders", of_kind(kind).count()),
+        );
+    }
+    let upgrades = of_kind(OrderKind::Upgrade)
+        .filter(|o| o.invoice.is_some())
+        .count() as u32;
     check(
-        "no order doubled",
-        orders.len() <= 1,
-        format!("{} orders", orders.len()),
+        "the upgrade bought its seats once",
+        pool.purchased == 20 + 5 * upgrades,
+        format!("{} purchased, {upgrades} upgrades assigned", pool.purchased),
     );
-    let assigned = orders.iter().filter(|o| o.invoice.is_some()).count() as u32;
+    let renewed = of_kind(OrderKind::Renewal).any(|o| o.invoice.is_some());
     check(
-        "the order bought its seats once",
-        pool.purchased == 20 + 5 * assigned,
-        format!("{} purchased, {assigned} assigned", pool.purchased),
+        "a renewal scheduled once, with its seats",
+        view.company.next_term.as_ref().map(|t| t.lines[0].seats) == renewed.then_some(20),
+        format!("{:?}, renewal assigned: {renewed}", view.company.next_term),
     );
+    let assigned = orders.iter().filter(|o| o.invoice.is_some()).count();
     let kinds = lambda.outbox_kinds();
     for kind in ["order_requested", "order_assigned"] {
         let sent = kinds.iter().filter(|k| *k == kind).count();
         let owed = match kind {
             "order_requested" => orders.len(),
-            _ => assigned as usize,
+            _ => assigned,
         };
         check(
             "every e-mail sent once",
@@ -234,6 +290,7 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
     Outcome {
         counts: chaos.counts(),
         mail_refused: mailer.refused(),
+        renewals: u64::from(renewed),
         violations,
         checks,
     }
@@ -247,7 +304,7 @@ enum Adapter {
 }
 
 async fn suite(adapter: Adapter) {
-    let (mut faults, mut refused, mut transactions, mut checks) = (0, 0, 0, 0);
+    let (mut faults, mut refused, mut transactions, mut checks, mut renewals) = (0, 0, 0, 0, 0);
     let mut violations = Vec::new();
     for seed in 0..SEEDS {
         let fixture = match adapter {
@@ -257,6 +314,7 @@ async fn suite(adapter: Adapter) {
         let outcome = journey(seed, fixture.store.clone()).await;
         faults += outcome.counts.faults();
         refused += outcome.mail_refused;
+        renewals += outcome.renewals;
         transactions += outcome.counts.transactions;
         checks += outcome.checks;
         violations.extend(outcome.violations);
@@ -266,7 +324,7 @@ async fn suite(adapter: Adapter) {
         Adapter::DynamoDb => "DynamoDB Local",
     };
     println!(
-        "fault suite on {name}: {SEEDS} journeys, {transactions} transactions, {faults} store faults and {refused} refused sends injected, {checks} invariants checked, {} violations",
+        "fault suite on {name}: {SEEDS} journeys ({renewals} renewals scheduled), {transactions} transactions, {faults} store faults and {refused} refused sends injected, {checks} invariants checked, {} violations",
         violations.len()
     );
     assert!(faults > 0, "the suite injected no fault");

@@ -213,7 +213,7 @@ pub(crate) fn event(method: &str, path: &str, claims: Option<Value>) -> Value {
 }
 
 /// The query as API Gateway sends it: raw, and decoded into a map.
-fn with_query(mut event: Value, raw: &str, decoded: &[(&str, &str)]) -> Value {
+pub(crate) fn with_query(mut event: Value, raw: &str, decoded: &[(&str, &str)]) -> Value {
     event["rawQueryString"] = json!(raw);
     if let Some(object) = event.as_object_mut() {
         if decoded.is_empty() {

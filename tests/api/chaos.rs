@@ -69,6 +69,33 @@ impl Client<'_> {
     }
 }
 
+impl Client<'_> {
+    /// The lead requests an order; if its answer names it, the account
+    /// manager assigns it.
+    async fn request_and_assign(&mut self, company: &str, order: Value) {
+        let base = format!("/v1/companies/{company}");
+        let requested = self
+            .act(
+                routes::REQUEST_UPGRADE,
+                "POST",
+                &format!("{base}/orders"),
+                lead(company),
+                order,
+            )
+            .await;
+        if let Some(order_id) = requested.body["order"]["id"].as_str() {
+            self.act(
+                routes::ASSIGN_ORDER,
+                "POST",
+                &format!("{base}/orders/{order_id}/assign"),
+                account_manager(),
+                json!({}),
+            )
+            .await;
+        }
+    }
+}
+
 /// What one journey leaves, read with the faults healed.
 struct Outcome {
     counts: ChaosCounts,
@@ -138,26 +165,9 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
             )
             .await;
     }
-    let order = client
-        .act(
-            routes::REQUEST_UPGRADE,
-            "POST",
-            &format!("{base}/orders"),
-            lead(&company),
-            order_request("upgrade", 5),
-        )
+    client
+        .request_and_assign(&company, order_request("upgrade", 5))
         .await;
-    if let Some(order_id) = order.body["order"]["id"].as_str() {
-        client
-            .act(
-                routes::ASSIGN_ORDER,
-                "POST",
-                &format!("{base}/orders/{order_id}/assign"),
-                account_manager(),
-                json!({}),
-            )
-            .await;
-    }
     let named = json!({"licence_type": "standard", "emails": ["l3@acme.io", "l4@acme.io"]});
     client
         .act(
@@ -171,26 +181,7 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
     // The next term, renewed ahead of its date (scheduled), and a seat
     // released at renewal.
     let renewal = json!({"kind": "renewal", "lines": [{"licence_type": "standard", "quantity": 20}], "agree_to_pay": true});
-    let renewal = client
-        .act(
-            routes::REQUEST_UPGRADE,
-            "POST",
-            &format!("{base}/orders"),
-            lead(&company),
-            renewal,
-        )
-        .await;
-    if let Some(order_id) = renewal.body["order"]["id"].as_str() {
-        client
-            .act(
-                routes::ASSIGN_ORDER,
-                "POST",
-                &format!("{base}/orders/{order_id}/assign"),
-                account_manager(),
-                json!({}),
-            )
-            .await;
-    }
+    client.request_and_assign(&company, renewal).await;
     let release = with_query(
         event(
             "DELETE",

@@ -15,6 +15,9 @@ pub enum Fault {
     Before,
     /// Written, then reported as failed: a lost reply, the ambiguous case.
     After,
+    /// Refused as `Conflict` with nothing written, as DynamoDB cancels a
+    /// transaction that merely overlapped another on the same item.
+    Conflict,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +105,7 @@ impl<S: ItemStore> ItemStore for FaultyStore<S> {
         match self.fault_for(number) {
             None => self.inner.transact(writes).await,
             Some(Fault::Before) => Err(injected()),
+            Some(Fault::Conflict) => Err(StoreError::Conflict),
             Some(Fault::After) => {
                 self.inner.transact(writes).await?;
                 Err(injected())
@@ -279,5 +283,87 @@ impl seatkeeper_core::ports::Mailer for ChaosMailer {
                 })
             }
         }
+    }
+}
+
+/// An object reader that fails at random, driven by a seed: the object
+/// store unavailable when asked for the size, or the connection dropped
+/// half-way through the file, after part of it was read.
+pub struct ChaosObjects {
+    inner: std::sync::Arc<dyn seatkeeper_core::ports::ObjectReader>,
+    rng: Mutex<fastrand::Rng>,
+    per_mille: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl ChaosObjects {
+    pub fn new(
+        inner: std::sync::Arc<dyn seatkeeper_core::ports::ObjectReader>,
+        seed: u64,
+        per_mille: u64,
+    ) -> Self {
+        Self {
+            inner,
+            rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x6f62_6a73)),
+            per_mille: AtomicU64::new(per_mille),
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    pub fn arm(&self, per_mille: u64) {
+        self.per_mille.store(per_mille, Ordering::SeqCst);
+    }
+
+    /// Reads failed so far.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::SeqCst)
+    }
+
+    /// Whether the next read fails; counted when it does.
+    fn fails(&self) -> bool {
+        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        let fails = rng.u64(0..1000) < self.per_mille.load(Ordering::SeqCst);
+        if fails {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+        }
+        fails
+    }
+}
+
+#[async_trait]
+impl seatkeeper_core::ports::ObjectReader for ChaosObjects {
+    async fn size(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<u64, seatkeeper_core::ports::ObjectError> {
+        if self.fails() {
+            return Err(seatkeeper_core::ports::ObjectError::Unavailable(
+                "injected outage".into(),
+            ));
+        }
+        self.inner.size(bucket, key).await
+    }
+
+    async fn read_chunks(
+        &self,
+        bucket: &str,
+        key: &str,
+        sink: &mut (dyn for<'c> FnMut(&'c [u8]) -> bool + Send),
+    ) -> Result<(), seatkeeper_core::ports::ObjectError> {
+        if !self.fails() {
+            return self.inner.read_chunks(bucket, key, sink).await;
+        }
+        // Half of the first chunk arrives, then the connection drops.
+        let mut half_of_first = |chunk: &[u8]| {
+            sink(&chunk[..chunk.len() / 2]);
+            false
+        };
+        self.inner
+            .read_chunks(bucket, key, &mut half_of_first)
+            .await?;
+        Err(seatkeeper_core::ports::ObjectError::Unavailable(
+            "injected: connection reset mid-stream".into(),
+        ))
     }
 }

@@ -1,30 +1,43 @@
-//! The fault suite: a journey through the function handlers, on a store
+//! The fault suite: journeys through the function handlers, on a store
 //! whose transactions fail at random (a race lost, throttling, an outage,
-//! a reply lost after the write) and a mailer that refuses sends at random
-//! (throttled, unavailable), driven by a seed. The client retries as
-//! a careful one would, with one `Idempotency-Key` per intended action.
-//! The journey: a company's members, an upgrade requested and assigned, an
-//! allocation, the next term renewed ahead of its date, a seat released at
-//! renewal. Afterwards, with the faults healed, the invariants must hold:
-//! no seat oversold, no order lost or doubled, the renewal scheduled once,
-//! no member doubled, every e-mail sent once.
+//! a reply lost after the write), a mailer that refuses sends at random
+//! (throttled, unavailable) and an object reader that fails at random (an
+//! outage, a connection dropped mid-file), driven by a seed. The client
+//! retries as a careful one would, with one `Idempotency-Key` per intended
+//! action; S3 redelivers a failed upload event as Lambda's retries would.
+//!
+//! Two journeys. **Upgrade and renewal**: a company's members, an upgrade
+//! requested and assigned, an allocation, the next term renewed ahead of
+//! its date, a seat released at renewal. **Trial season**: a partner's
+//! trial company with learners, the daily runs around the trial's end, the
+//! trial converted, six learners renewed from a CSV, the rest with
+//! "Select All". Afterwards, with the faults healed, the invariants must
+//! hold: no seat oversold, no order lost or doubled, the renewal scheduled
+//! once, no member doubled, every e-mail sent once, each digest sent once,
+//! the import committed whole.
 
 use std::sync::Arc;
 
+use seatkeeper_core::imports::{object_key, PreviewOutcome};
 use seatkeeper_core::model::OrderKind;
-use seatkeeper_core::ports::ItemStore;
+use seatkeeper_core::model::{ImportStatus, LicenceStatus, Order};
+use seatkeeper_core::ports::{Clock, ItemStore};
+use seatkeeper_core::service::{MemberView, PoolView};
+use seatkeeper_core::types::{CompanyId, ImportId};
 use seatkeeper_edge::routes;
-use seatkeeper_test_support::faults::{ChaosCounts, ChaosMailer, ChaosStore};
+use seatkeeper_test_support::faults::{ChaosCounts, ChaosMailer, ChaosObjects, ChaosStore};
 use seatkeeper_test_support::fixtures::at;
 use seatkeeper_test_support::stores;
 use serde_json::{json, Value};
 
 use crate::handlers::{
-    account_manager, company_body, event, lead, with_body, with_header, with_query, Answer, Lambda,
+    account_manager, company_body, event, lead, partner_admin, with_body, with_header, with_query,
+    Answer, Lambda,
 };
 use crate::helpers::order_request;
 
-/// Seeds per store, and faults per 1 000 transactions.
+/// Seeds per store and journey, and faults per 1 000 transactions (and
+/// sends, and object reads).
 const SEEDS: u64 = 12;
 const FAULTS_PER_MILLE: u64 = 250;
 /// A careful client gives up after this many tries of one action.
@@ -63,6 +76,12 @@ impl Client<'_> {
             if !retry {
                 break;
             }
+            if answer.code() == "idempotency_in_progress" {
+                // A careful client backs off past the time after which a
+                // claim counts as abandoned (the first try may have died).
+                let clock = &self.lambda.clock;
+                clock.set_now(clock.now() + chrono::Duration::seconds(61));
+            }
             answer = self.lambda.invoke(function, &request).await;
         }
         answer
@@ -70,10 +89,12 @@ impl Client<'_> {
 }
 
 impl Client<'_> {
-    /// The lead requests an order; if its answer names it, the account
-    /// manager assigns it.
-    async fn request_and_assign(&mut self, company: &str, order: Value) {
+    /// The lead requests an order, then `assigner` assigns it. An order
+    /// whose answer was lost is found among the requested ones, as the
+    /// problem's detail tells a client to.
+    async fn request_and_assign(&mut self, company: &str, order: Value, assigner: Value) {
         let base = format!("/v1/companies/{company}");
+        let kind = order["kind"].clone();
         let requested = self
             .act(
                 routes::REQUEST_UPGRADE,
@@ -83,12 +104,31 @@ impl Client<'_> {
                 order,
             )
             .await;
-        if let Some(order_id) = requested.body["order"]["id"].as_str() {
+        let order_id = match requested.body["order"]["id"].as_str() {
+            Some(id) => Some(id.to_string()),
+            None if requested.code() == "idempotency_effect_committed" => {
+                let list = with_query(
+                    event("GET", &format!("{base}/orders"), Some(lead(company))),
+                    "state=requested",
+                    &[("state", "requested")],
+                );
+                let listed = self.lambda.invoke(routes::READ_API, &list).await;
+                listed.body["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|o| o["kind"] == kind)
+                    .and_then(|o| o["id"].as_str())
+                    .map(str::to_string)
+            }
+            None => None,
+        };
+        if let Some(order_id) = order_id {
             self.act(
                 routes::ASSIGN_ORDER,
                 "POST",
                 &format!("{base}/orders/{order_id}/assign"),
-                account_manager(),
+                assigner,
                 json!({}),
             )
             .await;
@@ -96,46 +136,193 @@ impl Client<'_> {
     }
 }
 
+impl Answer {
+    /// Work left to do: a 202, or applied with its answer lost.
+    fn unfinished(&self) -> bool {
+        self.status == 202 || self.code() == "idempotency_effect_committed"
+    }
+}
+
 /// What one journey leaves, read with the faults healed.
+#[derive(Default)]
 struct Outcome {
     counts: ChaosCounts,
     mail_refused: u64,
+    reads_failed: u64,
     /// Renewals the journey got scheduled (so the check on them bit).
     renewals: u64,
+    /// Imports the journey committed.
+    imports: u64,
     violations: Vec<String>,
     checks: u64,
 }
 
-async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
+impl Outcome {
+    /// One invariant checked.
+    fn check(&mut self, seed: u64, what: &str, ok: bool, detail: String) {
+        self.checks += 1;
+        if !ok {
+            self.violations
+                .push(format!("seed {seed}: {what}: {detail}"));
+        }
+    }
+
+    fn add(&mut self, other: Outcome) {
+        self.counts.transactions += other.counts.transactions;
+        self.counts.conflicts += other.counts.conflicts;
+        self.counts.throttled += other.counts.throttled;
+        self.counts.unavailable += other.counts.unavailable;
+        self.counts.lost_replies += other.counts.lost_replies;
+        self.mail_refused += other.mail_refused;
+        self.reads_failed += other.reads_failed;
+        self.renewals += other.renewals;
+        self.imports += other.imports;
+        self.violations.extend(other.violations);
+        self.checks += other.checks;
+    }
+}
+
+/// The functions on a store, mailer and object reader that fail on the
+/// same seed, armed and healed together.
+struct Rig {
+    lambda: Lambda,
+    store: Arc<ChaosStore>,
+    mailer: Arc<ChaosMailer>,
+    objects: Arc<ChaosObjects>,
+    seed: u64,
+}
+
+impl Rig {
+    /// Unarmed, with a first daily run at `first_run` so that the runs
+    /// after it read from there.
+    async fn new(seed: u64, store: Arc<dyn ItemStore>, today: &str, first_run: &str) -> Self {
+        let store = Arc::new(ChaosStore::new(store, seed, 0));
+        let mail_chaos = std::sync::OnceLock::new();
+        let mut lambda = Lambda::on(today, store.clone(), |outbox| {
+            let mailer = Arc::new(ChaosMailer::new(outbox, seed, 0));
+            mail_chaos.get_or_init(|| mailer.clone());
+            mailer
+        });
+        let mailer = mail_chaos.get().expect("the mailer").clone();
+        let objects = Arc::new(ChaosObjects::new(lambda.app.objects.clone(), seed, 0));
+        lambda.app.objects = objects.clone();
+        let rig = Self {
+            lambda,
+            store,
+            mailer,
+            objects,
+            seed,
+        };
+        assert!(rig.daily_run(first_run).await, "the first daily run");
+        rig
+    }
+
+    fn client(&self) -> Client<'_> {
+        Client {
+            lambda: &self.lambda,
+            key_seq: 0,
+            seed: self.seed,
+        }
+    }
+
+    fn arm(&self) {
+        self.store.arm(FAULTS_PER_MILLE);
+        self.mailer.arm(FAULTS_PER_MILLE);
+        self.objects.arm(FAULTS_PER_MILLE);
+    }
+
+    fn heal(&self) {
+        self.store.heal();
+        self.mailer.arm(0);
+        self.objects.arm(0);
+    }
+
+    /// The daily check as EventBridge starts it at `when`; whether it
+    /// finished (a failed run is covered by the next one).
+    async fn daily_run(&self, when: &str) -> bool {
+        let when = at(when);
+        self.lambda.clock.set_now(when);
+        self.lambda
+            .app
+            .service
+            .run_expiry_check(when, None)
+            .await
+            .is_ok()
+    }
+
+    /// The outcome so far: what was injected.
+    fn outcome(&self) -> Outcome {
+        Outcome {
+            counts: self.store.counts(),
+            mail_refused: self.mailer.refused(),
+            reads_failed: self.objects.failed(),
+            ..Outcome::default()
+        }
+    }
+
+    /// Every order's e-mails sent once: requested for each, assigned for
+    /// each assigned.
+    fn check_order_mail(&self, outcome: &mut Outcome, orders: &[Order]) {
+        let assigned = orders.iter().filter(|o| o.invoice.is_some()).count();
+        let kinds = self.lambda.outbox_kinds();
+        for (kind, owed) in [
+            ("order_requested", orders.len()),
+            ("order_assigned", assigned),
+        ] {
+            let sent = kinds.iter().filter(|k| *k == kind).count();
+            outcome.check(
+                self.seed,
+                "every e-mail sent once",
+                sent == owed,
+                format!("{kind}: {sent} sent, {owed} owed"),
+            );
+        }
+    }
+
+    /// The company's one pool, members and orders, read as the account
+    /// manager; the seats checked against the members who hold them.
+    async fn read_back(
+        &self,
+        outcome: &mut Outcome,
+        company: &str,
+    ) -> (PoolView, Vec<MemberView>, Vec<Order>) {
+        let svc = &self.lambda.app.service;
+        let am = seatkeeper_test_support::fixtures::account_manager();
+        let view = svc.get_company(&am, company).await.expect("the company");
+        let pool = view.pools[0].clone();
+        let members = svc
+            .list_members(&am, company, None, None, Some(200))
+            .await
+            .expect("members")
+            .items;
+        let orders = svc
+            .list_orders(&am, company, None, None, Some(200))
+            .await
+            .expect("orders")
+            .items;
+        let holders = members.iter().filter(|m| m.licence_type.is_some()).count() as u32;
+        outcome.check(
+            self.seed,
+            "no seat oversold",
+            pool.allocated <= pool.purchased,
+            format!("{pool:?}"),
+        );
+        outcome.check(
+            self.seed,
+            "seats counted once",
+            pool.allocated == holders,
+            format!("{} allocated, {holders} holders", pool.allocated),
+        );
+        self.check_order_mail(outcome, &orders);
+        (pool, members, orders)
+    }
+}
+
+async fn upgrade_and_renewal(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
+    let rig = Rig::new(seed, store, "2026-11-22", "2026-11-22T06:00:00Z").await;
+    let mut client = rig.client();
     // The company is made before the faults start: its id is only in the
     // answer, which a client that lost it could not find again.
-    let chaos = Arc::new(ChaosStore::new(store, seed, 0));
-    let mail_chaos = std::sync::OnceLock::new();
-    let lambda = Lambda::on("2026-11-22", chaos.clone(), |outbox| {
-        let mailer = Arc::new(ChaosMailer::new(outbox, seed, 0));
-        mail_chaos.get_or_init(|| mailer.clone());
-        mailer
-    });
-    let mailer = mail_chaos.get().expect("the mailer").clone();
-    // A first daily run, so the one after the journey reads from here.
-    let morning = at("2026-11-22T06:00:00Z");
-    lambda
-        .app
-        .service
-        .run_expiry_check(morning, None)
-        .await
-        .expect("the morning's run");
-    let mut client = Client {
-        lambda: &lambda,
-        key_seq: 0,
-        seed,
-    };
-    let mut violations = Vec::new();
-    let mut expect = |what: &str, ok: bool, detail: String| {
-        if !ok {
-            violations.push(format!("seed {seed}: {what}: {detail}"));
-        }
-    };
     let created = client
         .act(
             routes::ADMIN_API,
@@ -145,8 +332,7 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
             company_body("Acme Ltd"),
         )
         .await;
-    chaos.arm(FAULTS_PER_MILLE);
-    mailer.arm(FAULTS_PER_MILLE);
+    rig.arm();
     let company = created.body["id"]
         .as_str()
         .expect("made before the faults")
@@ -166,7 +352,7 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
             .await;
     }
     client
-        .request_and_assign(&company, order_request("upgrade", 5))
+        .request_and_assign(&company, order_request("upgrade", 5), account_manager())
         .await;
     let named = json!({"licence_type": "standard", "emails": ["l3@acme.io", "l4@acme.io"]});
     client
@@ -181,7 +367,9 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
     // The next term, renewed ahead of its date (scheduled), and a seat
     // released at renewal.
     let renewal = json!({"kind": "renewal", "lines": [{"licence_type": "standard", "quantity": 20}], "agree_to_pay": true});
-    client.request_and_assign(&company, renewal).await;
+    client
+        .request_and_assign(&company, renewal, account_manager())
+        .await;
     let release = with_query(
         event(
             "DELETE",
@@ -193,58 +381,27 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
     );
     // No key on a DELETE: a retry after a lost answer meets `already_released`.
     for _ in 0..TRIES {
-        let answer = lambda.invoke(routes::ALLOCATE, &release).await;
+        let answer = rig.lambda.invoke(routes::ALLOCATE, &release).await;
         if answer.status < 500 && answer.status != 429 {
             break;
         }
     }
 
     // The faults stop; what was left pending is sent by the daily run.
-    chaos.heal();
-    mailer.arm(0);
-    let svc = &lambda.app.service;
-    let later = at("2026-11-24T06:00:00Z");
-    lambda.clock.set_now(later);
-    svc.run_expiry_check(later, None)
-        .await
-        .expect("the daily run, healed");
-    let am = seatkeeper_test_support::fixtures::account_manager();
-    let view = svc.get_company(&am, &company).await.expect("the company");
-    let pool = &view.pools[0];
-    let members = svc
-        .list_members(&am, &company, None, None, Some(200))
-        .await
-        .expect("members")
-        .items;
-    let orders = svc
-        .list_orders(&am, &company, None, None, Some(200))
-        .await
-        .expect("orders")
-        .items;
-    let holders = members.iter().filter(|m| m.licence_type.is_some()).count() as u32;
-    let mut checks = 0;
-    let mut check = |what: &str, ok: bool, detail: String| {
-        checks += 1;
-        expect(what, ok, detail);
-    };
-    check(
-        "no seat oversold",
-        pool.allocated <= pool.purchased,
-        format!("{pool:?}"),
-    );
-    check(
-        "seats counted once",
-        pool.allocated == holders,
-        format!("{} allocated, {holders} holders", pool.allocated),
-    );
-    check(
+    rig.heal();
+    assert!(rig.daily_run("2026-11-24T06:00:00Z").await, "the daily run");
+    let mut outcome = rig.outcome();
+    let (pool, members, orders) = rig.read_back(&mut outcome, &company).await;
+    outcome.check(
+        seed,
         "no member doubled",
         members.len() <= 7,
         format!("{} members", members.len()),
     );
     let of_kind = |kind: OrderKind| orders.iter().filter(move |o| o.kind == kind);
     for kind in [OrderKind::Upgrade, OrderKind::Renewal] {
-        check(
+        outcome.check(
+            seed,
             "no order doubled",
             of_kind(kind).count() <= 1,
             format!("{} {kind:?} orders", of_kind(kind).count()),
@@ -253,38 +410,250 @@ async fn journey(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
     let upgrades = of_kind(OrderKind::Upgrade)
         .filter(|o| o.invoice.is_some())
         .count() as u32;
-    check(
+    outcome.check(
+        seed,
         "the upgrade bought its seats once",
         pool.purchased == 20 + 5 * upgrades,
         format!("{} purchased, {upgrades} upgrades assigned", pool.purchased),
     );
+    let am = seatkeeper_test_support::fixtures::account_manager();
+    let view = rig
+        .lambda
+        .app
+        .service
+        .get_company(&am, &company)
+        .await
+        .expect("the company");
     let renewed = of_kind(OrderKind::Renewal).any(|o| o.invoice.is_some());
-    check(
+    outcome.check(
+        seed,
         "a renewal scheduled once, with its seats",
         view.company.next_term.as_ref().map(|t| t.lines[0].seats) == renewed.then_some(20),
         format!("{:?}, renewal assigned: {renewed}", view.company.next_term),
     );
-    let assigned = orders.iter().filter(|o| o.invoice.is_some()).count();
-    let kinds = lambda.outbox_kinds();
-    for kind in ["order_requested", "order_assigned"] {
-        let sent = kinds.iter().filter(|k| *k == kind).count();
-        let owed = match kind {
-            "order_requested" => orders.len(),
-            _ => assigned,
+    outcome.renewals = u64::from(renewed);
+    outcome
+}
+
+/// Learners in the trial company; the CSV names the first [`IN_CSV`].
+const LEARNERS: usize = 10;
+const IN_CSV: usize = 6;
+/// S3's delivery and Lambda's two retries of one upload event.
+const DELIVERIES: usize = 3;
+
+async fn trial_season(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
+    let rig = Rig::new(seed, store, "2026-11-01", "2026-11-01T06:00:00Z").await;
+    let mut client = rig.client();
+    let mut trial = company_body("Trial Co");
+    // Trial seats for the lead and every learner.
+    trial["plan"] = json!({"kind": "trial", "ends_on": "2026-11-15", "seats": LEARNERS + 1});
+    trial["licence_types"][0]["seats"] = json!(0);
+    let created = client
+        .act(
+            routes::ADMIN_API,
+            "POST",
+            "/v1/companies",
+            partner_admin(),
+            trial,
+        )
+        .await;
+    rig.arm();
+    let company = created.body["id"]
+        .as_str()
+        .expect("made before the faults")
+        .to_string();
+    let base = format!("/v1/companies/{company}");
+    let learner = |i: usize| format!("learner{i}@trial.io");
+    for i in 0..LEARNERS {
+        let body = json!({"email": learner(i), "name": "L", "role": "learner"});
+        client
+            .act(
+                routes::ALLOCATE,
+                "POST",
+                &format!("{base}/members"),
+                partner_admin(),
+                body,
+            )
+            .await;
+    }
+    // The daily runs around the trial's end (the 15th), some of them
+    // failing part-way.
+    for day in 10..=16 {
+        rig.daily_run(&format!("2026-11-{day}T06:00:00Z")).await;
+    }
+    // A seat for each learner and one for the lead.
+    let conversion = order_request("trial_conversion", LEARNERS as u32 + 1);
+    client
+        .request_and_assign(&company, conversion, partner_admin())
+        .await;
+
+    // Six learners renewed from a CSV whose e-mail column is the third. An
+    // import whose answer was lost is left; the client asks for another.
+    let mut import = String::new();
+    for _ in 0..TRIES {
+        let ticket = client
+            .act(
+                routes::ALLOCATE,
+                "POST",
+                &format!("{base}/imports"),
+                partner_admin(),
+                json!({}),
+            )
+            .await;
+        if let Some(id) = ticket.body["import_id"].as_str() {
+            import = id.to_string();
+            break;
+        }
+    }
+    let mut csv = String::from("Name,Team,Email\n");
+    for i in 0..IN_CSV {
+        csv.push_str(&format!("L{i},Blue,{}\n", learner(i)));
+    }
+    csv.push_str("Ghost,Red,ghost@trial.io\n");
+    let key = object_key(
+        &CompanyId::parse(&company).expect("an id"),
+        &ImportId::parse(&import).expect("an import id"),
+    );
+    // Each upload is delivered until it is handled; a client whose upload
+    // was never previewed uploads again.
+    'uploads: for _ in 0..TRIES {
+        let mut delivered = rig.lambda.upload(&key, &csv).await;
+        for _ in 1..DELIVERIES {
+            if delivered.is_ok() {
+                break;
+            }
+            delivered = rig.lambda.deliver_upload(&key, &csv).await;
+        }
+        if let Ok(outcomes) = delivered {
+            if outcomes
+                .iter()
+                .all(|o| matches!(o, PreviewOutcome::Previewed | PreviewOutcome::AlreadyDone))
+            {
+                break 'uploads;
+            }
+        }
+    }
+    let confirm = format!("{base}/imports/{import}/confirm");
+    for _ in 0..TRIES {
+        let body = json!({"licence_type": "standard"});
+        let answer = client
+            .act(routes::ALLOCATE, "POST", &confirm, partner_admin(), body)
+            .await;
+        if !answer.unfinished() {
+            break;
+        }
+    }
+    // The rest with "Select All", resumed until done.
+    let all = json!({"licence_type": "standard", "all_expired": true});
+    let mut answer = client
+        .act(
+            routes::ALLOCATE,
+            "POST",
+            &format!("{base}/allocations"),
+            partner_admin(),
+            all.clone(),
+        )
+        .await;
+    for _ in 0..TRIES {
+        if answer.code() == "idempotency_effect_committed" {
+            answer = client
+                .act(
+                    routes::ALLOCATE,
+                    "POST",
+                    &format!("{base}/allocations"),
+                    partner_admin(),
+                    all.clone(),
+                )
+                .await;
+            continue;
+        }
+        let Some(job) = answer.body["allocation_id"]
+            .as_str()
+            .filter(|_| answer.status == 202)
+        else {
+            break;
         };
-        check(
-            "every e-mail sent once",
-            sent == owed,
-            format!("{kind}: {sent} sent, {owed} owed"),
-        );
+        let resume = format!("{base}/allocations/{job}/resume");
+        answer = client
+            .act(
+                routes::ALLOCATE,
+                "POST",
+                &resume,
+                partner_admin(),
+                json!({}),
+            )
+            .await;
     }
-    Outcome {
-        counts: chaos.counts(),
-        mail_refused: mailer.refused(),
-        renewals: u64::from(renewed),
-        violations,
-        checks,
-    }
+
+    rig.heal();
+    assert!(rig.daily_run("2026-11-17T06:00:00Z").await, "the daily run");
+    let mut outcome = rig.outcome();
+    let (pool, members, orders) = rig.read_back(&mut outcome, &company).await;
+    let conversions = orders
+        .iter()
+        .filter(|o| o.kind == OrderKind::TrialConversion)
+        .collect::<Vec<_>>();
+    outcome.check(
+        seed,
+        "the conversion ordered and assigned once",
+        conversions.len() == 1 && conversions[0].invoice.is_some(),
+        format!("{conversions:?}"),
+    );
+    outcome.check(
+        seed,
+        "the conversion bought its seats once",
+        pool.purchased == LEARNERS as u32 + 1,
+        format!("{pool:?}"),
+    );
+    outcome.check(
+        seed,
+        "no member doubled",
+        members.len() == LEARNERS + 1,
+        format!("{} members", members.len()),
+    );
+    let am = seatkeeper_test_support::fixtures::account_manager();
+    let svc = &rig.lambda.app.service;
+    let committed = svc.get_import(&am, &company, &import).await;
+    let committed = committed.as_ref().ok();
+    outcome.check(
+        seed,
+        "the import committed whole",
+        committed.map(|i| (i.status, i.renewed))
+            == Some((ImportStatus::Committed, Some(IN_CSV as u32))),
+        format!("{:?}", committed.map(|i| (i.status, i.renewed, &i.failure))),
+    );
+    let active = members
+        .iter()
+        .filter(|m| m.status == LicenceStatus::Active && m.email.as_str().starts_with("learner"))
+        .count();
+    outcome.check(
+        seed,
+        "every learner renewed, by the CSV or Select All",
+        active == LEARNERS,
+        format!(
+            "{active} of {LEARNERS} learners active: {:?}",
+            members
+                .iter()
+                .map(|m| (m.email.as_str(), m.status))
+                .collect::<Vec<_>>()
+        ),
+    );
+    let kinds = rig.lambda.outbox_kinds();
+    let sent = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
+    outcome.check(
+        seed,
+        "the trial's end announced once",
+        sent("expiry_expiry") == 1,
+        format!("{} expiry digests", sent("expiry_expiry")),
+    );
+    outcome.check(
+        seed,
+        "its reminder at most once",
+        sent("expiry_reminder") <= 1,
+        format!("{} reminders", sent("expiry_reminder")),
+    );
+    outcome.imports = u64::from(committed.is_some_and(|i| i.status == ImportStatus::Committed));
+    outcome
 }
 
 /// Where a journey's store comes from.
@@ -295,30 +664,43 @@ enum Adapter {
 }
 
 async fn suite(adapter: Adapter) {
-    let (mut faults, mut refused, mut transactions, mut checks, mut renewals) = (0, 0, 0, 0, 0);
-    let mut violations = Vec::new();
+    let mut total = Outcome::default();
+    let mut journeys = 0;
     for seed in 0..SEEDS {
-        let fixture = match adapter {
-            Adapter::Sqlite => stores::sqlite().await,
-            Adapter::DynamoDb => stores::dynamodb().await,
-        };
-        let outcome = journey(seed, fixture.store.clone()).await;
-        faults += outcome.counts.faults();
-        refused += outcome.mail_refused;
-        renewals += outcome.renewals;
-        transactions += outcome.counts.transactions;
-        checks += outcome.checks;
-        violations.extend(outcome.violations);
+        for trial in [false, true] {
+            let fixture = match adapter {
+                Adapter::Sqlite => stores::sqlite().await,
+                Adapter::DynamoDb => stores::dynamodb().await,
+            };
+            let store = fixture.store.clone();
+            total.add(match trial {
+                false => upgrade_and_renewal(seed, store).await,
+                true => trial_season(seed, store).await,
+            });
+            journeys += 1;
+        }
     }
     let name = match adapter {
         Adapter::Sqlite => "SQLite",
         Adapter::DynamoDb => "DynamoDB Local",
     };
+    let Outcome {
+        counts,
+        mail_refused,
+        reads_failed,
+        renewals,
+        imports,
+        violations,
+        checks,
+    } = total;
     println!(
-        "fault suite on {name}: {SEEDS} journeys ({renewals} renewals scheduled), {transactions} transactions, {faults} store faults and {refused} refused sends injected, {checks} invariants checked, {} violations",
+        "fault suite on {name}: {journeys} journeys ({renewals} renewals scheduled, {imports} imports committed), {} transactions, {} store faults, {mail_refused} refused sends and {reads_failed} failed object reads injected, {checks} invariants checked, {} violations",
+        counts.transactions,
+        counts.faults(),
         violations.len()
     );
-    assert!(faults > 0, "the suite injected no fault");
+    assert!(counts.faults() > 0, "the suite injected no store fault");
+    assert!(reads_failed > 0, "the suite failed no object read");
     assert!(violations.is_empty(), "{}", violations.join("\n"));
 }
 

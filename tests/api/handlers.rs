@@ -10,11 +10,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use lambda_runtime::{Context, LambdaEvent};
+use seatkeeper_adapters::local_files::LocalObjects;
 use seatkeeper_adapters::outbox;
 use seatkeeper_adapters::sqlite::SqliteStore;
+use seatkeeper_core::imports::PreviewOutcome;
 use seatkeeper_core::ports::{ItemStore, Mailer, ManualClock};
 use seatkeeper_core::service::Settings;
-use seatkeeper_edge::embedded::Embedded;
+use seatkeeper_edge::embedded::{Embedded, IMPORTS_BUCKET};
 use seatkeeper_edge::lambda_http;
 use seatkeeper_edge::routes::{self, RouteName, ROUTES};
 use seatkeeper_edge::App;
@@ -24,6 +27,8 @@ use crate::helpers::order_request;
 
 /// The sample event, as SAM generated it.
 const SAMPLE: &str = include_str!("../fixtures/events/http-api-proxy.json");
+/// The S3 ObjectCreated sample, as SAM generated it.
+const S3_PUT: &str = include_str!("../fixtures/events/s3-put.json");
 
 /// The HTTP functions, by SAM name.
 const FUNCTIONS: [&str; 5] = [
@@ -39,6 +44,8 @@ const FUNCTIONS: [&str; 5] = [
 pub(crate) struct Lambda {
     pub(crate) app: App,
     pub(crate) clock: Arc<ManualClock>,
+    /// The uploads bucket, as S3 holds what a client PUT there.
+    objects: Arc<LocalObjects>,
     outbox: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -106,7 +113,11 @@ impl Lambda {
     ) -> Self {
         let today = NaiveDate::parse_from_str(today, "%Y-%m-%d").expect("a date");
         let clock = Arc::new(ManualClock::at(today));
-        let Embedded { app, outbox, .. } = Embedded::open_mailing(
+        let Embedded {
+            app,
+            objects,
+            outbox,
+        } = Embedded::open_mailing(
             dir.path(),
             &Settings::default().app_base_url,
             store,
@@ -116,6 +127,7 @@ impl Lambda {
         Self {
             app,
             clock,
+            objects,
             outbox,
             _dir: dir,
         }
@@ -141,6 +153,38 @@ impl Lambda {
             headers: parts.headers,
             body: serde_json::from_slice(bytes).expect("a JSON body"),
         }
+    }
+
+    /// A client's PUT of `csv` to `key` in the uploads bucket, then
+    /// `import-renewals` invoked with the S3 event that AWS would send
+    /// (the sample `sam local generate-event s3 put` prints).
+    pub(crate) async fn upload(
+        &self,
+        key: &str,
+        csv: &str,
+    ) -> Result<Vec<PreviewOutcome>, import_renewals::ImportError> {
+        self.objects
+            .put(IMPORTS_BUCKET, key, csv.as_bytes())
+            .await
+            .expect("the upload is stored");
+        self.deliver_upload(key, csv).await
+    }
+
+    /// One delivery of the S3 event for `key` (S3 delivers at least once,
+    /// and Lambda retries a failed one).
+    pub(crate) async fn deliver_upload(
+        &self,
+        key: &str,
+        csv: &str,
+    ) -> Result<Vec<PreviewOutcome>, import_renewals::ImportError> {
+        let mut event: Value = serde_json::from_str(S3_PUT).expect("the sample parses");
+        let object = &mut event["Records"][0]["s3"];
+        object["bucket"]["name"] = json!(IMPORTS_BUCKET);
+        object["object"]["key"] = json!(key);
+        object["object"]["size"] = json!(csv.len());
+        object["object"]["eTag"] = json!(format!("{:x}", csv.len()));
+        let event = serde_json::from_value(event).expect("an S3 event");
+        import_renewals::handle(&self.app, LambdaEvent::new(event, Context::default())).await
     }
 
     pub(crate) fn outbox_kinds(&self) -> Vec<String> {
@@ -183,7 +227,7 @@ pub(crate) fn account_manager() -> Value {
 }
 
 /// The admin of partner msp1.
-fn partner_admin() -> Value {
+pub(crate) fn partner_admin() -> Value {
     claims("admin@msp.io", "partner_admin", None, Some("msp1"))
 }
 

@@ -9,6 +9,7 @@ use seatkeeper_core::service::{NewPlan, Settings};
 use seatkeeper_core::types::CompanyId;
 use seatkeeper_core::{Role, Seatkeeper};
 use seatkeeper_test_support::counting::CountingStore;
+use seatkeeper_test_support::faults::{Fault, FaultyStore};
 use seatkeeper_test_support::fixtures::{
     self, account_manager, at, caller, date, load_company, new_company, premium,
     seed_rolling_learners, standard_pool,
@@ -506,7 +507,62 @@ async fn a_refused_digest_is_parked_not_retried(f: Fixture) {
         .is_some_and(|r| r.contains("no valid recipient")));
 }
 
+/// DynamoDB cancels a transaction that overlapped another with the same
+/// `Conflict` that a lost race gives. A notice whose claim (or whose
+/// takeover) is so refused, with no other run holding it, is sent by the
+/// next run, once: the run that met it fails that company and keeps its
+/// mark.
+async fn a_claim_refused_by_an_overlap_is_sent_next_run(f: Fixture) {
+    // The store is shared, and so is the run's mark: each case is a month
+    // after the last.
+    for nth in 1..=3_u32 {
+        let month = |day: u32, hour: u32| {
+            let start = date("2026-10-01") + chrono::Months::new(nth);
+            let at_day = start + chrono::Days::new(u64::from(day - 1));
+            at_day.and_hms_opt(hour, 0, 0).expect("a time").and_utc()
+        };
+        let w = world(&f, RecordingMailer::default());
+        let daily = |day: u32| {
+            let now = month(day, 6);
+            w.clock.set_now(now);
+            w.svc.run_expiry_check(now, None)
+        };
+        // What the cases before still owe is sent first.
+        daily(19).await.expect("the run");
+        let before = w.mailer.kinds().len();
+        w.clock.set_now(month(20, 9));
+        let ends_on = month(26, 0).date_naive();
+        let plan = trial(&ends_on.to_string());
+        company(&w, "Europe/London", plan, Policy::CoTerm, 0).await;
+        daily(22).await.expect("the run");
+        let faults = Arc::new(FaultyStore::new(f.store.clone()));
+        let store: Arc<dyn ItemStore> = faults.clone();
+        let overlapped = Seatkeeper::new(
+            store,
+            w.clock.clone(),
+            w.mailer.clone(),
+            Settings::default(),
+        );
+        // Every transaction of the run before the `nth` goes through.
+        faults.fail_nth(nth.into(), Fault::Conflict);
+        w.clock.set_now(month(23, 6));
+        let met = overlapped
+            .run_expiry_check(month(23, 6), None)
+            .await
+            .expect("the run");
+        for day in [24, 25] {
+            daily(day).await.expect("the run");
+        }
+        assert_eq!(
+            w.mailer.kinds()[before..],
+            ["expiry_reminder"],
+            "conflict on transaction {nth}: {met:?}"
+        );
+    }
+}
+
 on_both_stores!(
+    a_claim_refused_by_an_overlap_is_sent_next_run,
     a_refused_digest_is_parked_not_retried,
     a_run_past_its_deadline_leaves_the_rest_to_the_next,
     a_crashed_runs_claim_is_taken_over_after_its_lease,

@@ -8,14 +8,16 @@ use seatkeeper_adapters::local_files::LocalObjects;
 use seatkeeper_core::csv_import::Limits;
 use seatkeeper_core::imports::{object_key, PreviewOutcome, SeatsView};
 use seatkeeper_core::model::{Company, ImportStatus, Policy};
-use seatkeeper_core::ports::{Condition, ItemStore, Query, Write};
-use seatkeeper_core::service::NewPool;
+use seatkeeper_core::ports::{Condition, ItemStore, Query, StoreError, Write};
+use seatkeeper_core::service::{NewPool, Settings};
 use seatkeeper_core::types::{ImportId, LicenceType};
-use seatkeeper_core::{repo, Caller, Role, ServiceError};
+use seatkeeper_core::{repo, Caller, Role, Seatkeeper, ServiceError};
+use seatkeeper_test_support::faults::{Fault, FaultyStore};
 use seatkeeper_test_support::fixtures::{
     account_manager, caller, date, load_company, new_company, premium, rolling_learner,
     seed_rolling_learners, standard_pool,
 };
+use seatkeeper_test_support::mail::RecordingMailer;
 use seatkeeper_test_support::stores::Fixture;
 
 use crate::services::{service, Service};
@@ -460,7 +462,54 @@ async fn a_preview_of_long_bad_rows_fits_its_item(f: Fixture) {
     assert!(!view.problems.is_empty() && view.problems.len() < 1000);
 }
 
+/// DynamoDB cancels a transaction that overlapped another with the same
+/// `Conflict` a lost race gives. A delivery whose preview write is so
+/// refused must fail (S3 and Lambda retry it), not report the upload
+/// handled by another delivery while nothing was previewed.
+async fn a_conflict_on_the_preview_write_is_retried_not_taken_as_done(f: Fixture) {
+    let w = world(&f, vec![standard_pool(Policy::Rolling12Months, 10)]).await;
+    let ticket = w
+        .svc
+        .create_import(&w.lead, w.id(), None, None, &w.objects)
+        .await
+        .expect("create the import");
+    let key = object_key(&w.company.id, &ticket.import_id);
+    w.objects
+        .put(BUCKET, &key, CSV.as_bytes())
+        .await
+        .expect("the upload");
+    let faults = Arc::new(FaultyStore::new(w.store.clone()));
+    let store: Arc<dyn ItemStore> = faults.clone();
+    let overlapped = Seatkeeper::new(
+        store,
+        w.clock.clone(),
+        Arc::new(RecordingMailer::default()),
+        Settings::default(),
+    );
+    let deliver =
+        || overlapped.preview_upload(&key, Some("etag-1"), &w.objects, BUCKET, Limits::default());
+    faults.fail_from(1, Fault::Conflict);
+    let refused = deliver().await;
+    assert!(
+        matches!(refused, Err(ServiceError::Store(StoreError::Conflict))),
+        "{refused:?}"
+    );
+    let view = w
+        .svc
+        .get_import(&w.lead, w.id(), ticket.import_id.as_str())
+        .await
+        .expect("the import");
+    assert_eq!(view.status, ImportStatus::AwaitingUpload);
+    faults.heal();
+    let retried = deliver().await.expect("the retry");
+    assert_eq!(retried, PreviewOutcome::Previewed);
+    // A repeat of the delivery now finds it done.
+    let again = deliver().await.expect("a repeat");
+    assert_eq!(again, PreviewOutcome::AlreadyDone);
+}
+
 on_both_stores!(
+    a_conflict_on_the_preview_write_is_retried_not_taken_as_done,
     a_preview_of_long_bad_rows_fits_its_item,
     preview_shows_samples_stay_expired_and_seats,
     seats_are_counted_in_the_chosen_pool,

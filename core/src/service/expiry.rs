@@ -322,7 +322,10 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 .await?;
                 match existing {
                     Some(existing) => self.retry_notice(company, existing, report).await,
-                    None => Ok(()),
+                    // No claim there: DynamoDB cancelled an insert that
+                    // merely overlapped another write. Fail this company
+                    // so the run keeps its mark and the next one retries.
+                    None => Err(StoreError::Conflict.into()),
                 }
             }
             Err(other) => Err(other.into()),
@@ -356,8 +359,15 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                     .await
             }
             Err(StoreError::Conflict) => {
-                report.skipped += 1; // another run claimed it first
-                Ok(())
+                let key = repo::notice_key(&company.id, &notice.dedup_key);
+                let now = repo::load::<Notice, _>(self.store(), &key).await?;
+                if now.is_some_and(|n| n.version != stored.version) {
+                    report.skipped += 1; // another run claimed it first
+                    Ok(())
+                } else {
+                    // Only overlapped another write: retried next run.
+                    Err(StoreError::Conflict.into())
+                }
             }
             Err(other) => Err(other.into()),
         }

@@ -378,8 +378,22 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 Some(code) => PreviewOutcome::Failed(code),
                 None => PreviewOutcome::Previewed,
             }),
-            // A concurrent delivery of the same upload got there first.
-            Err(ServiceError::Store(StoreError::Conflict)) => Ok(PreviewOutcome::AlreadyDone),
+            // A concurrent delivery of the same upload may have got there
+            // first; but DynamoDB also cancels a transaction that merely
+            // overlapped another, so the import is read again to tell.
+            Err(ServiceError::Store(StoreError::Conflict)) => {
+                let key = import_key(&company_id, &import_id);
+                let now = repo::load::<Import, _>(self.store(), &key).await?;
+                match now.map(|i| i.value) {
+                    Some(i)
+                        if i.status != ImportStatus::AwaitingUpload
+                            && i.source_etag.as_deref() == etag =>
+                    {
+                        Ok(PreviewOutcome::AlreadyDone)
+                    }
+                    _ => Err(ServiceError::Store(StoreError::Conflict)),
+                }
+            }
             Err(e) => Err(e),
         }
     }

@@ -12,6 +12,7 @@ use seatkeeper_core::service::{
 use seatkeeper_core::types::CompanyId;
 use seatkeeper_core::{repo, Caller, Role, Seatkeeper, ServiceError};
 use seatkeeper_test_support::counting::CountingStore;
+use seatkeeper_test_support::faults::{Fault, FaultyStore};
 use seatkeeper_test_support::fixtures::{
     account_manager, at, caller, date as d, email, new_company, order_request, premium,
     rolling_learner, standard_pool,
@@ -117,7 +118,7 @@ async fn company_settings_are_changed_and_audited(f: Fixture) {
 /// A rolling licence's reminder falls due at the start of its end date in
 /// the company's zone: a new zone moves its due-index entry with it.
 async fn a_new_time_zone_moves_rolling_licences_in_the_due_index(f: Fixture) {
-    let (svc, _) = service(&f, "2026-11-20");
+    let (svc, clock) = service(&f, "2026-11-20");
     let am = account_manager();
     let id = svc
         .create_company(
@@ -155,6 +156,34 @@ async fn a_new_time_zone_moves_rolling_licences_in_the_due_index(f: Fixture) {
     .expect("move");
     // Midnight in Auckland on 1 March (NZDT, +13) is 11:00 UTC the day before.
     assert!(due_sk(f.store.get(&key).await.expect("read")).starts_with("2027-02-28T11:00:00Z"));
+
+    // Back to London, on a store where every write after the company's
+    // own overlaps another (DynamoDB's TransactionConflict): the move is
+    // saved but its re-index fails, and says so rather than leaving the
+    // licence indexed for Auckland. Sent again, it finishes.
+    let faults = Arc::new(FaultyStore::new(f.store.clone()));
+    let store: Arc<dyn ItemStore> = faults.clone();
+    let overlapped = Seatkeeper::new(
+        store,
+        clock,
+        Arc::new(RecordingMailer::default()),
+        Settings::default(),
+    );
+    let to_london = || CompanyChanges {
+        timezone: Some("Europe/London".into()),
+        ..CompanyChanges::default()
+    };
+    faults.fail_from(2, Fault::Conflict);
+    let failed = overlapped
+        .update_company(&am, id.as_str(), to_london())
+        .await;
+    assert!(matches!(failed, Err(ServiceError::Store(_))), "{failed:?}");
+    faults.heal();
+    overlapped
+        .update_company(&am, id.as_str(), to_london())
+        .await
+        .expect("sent again");
+    assert!(due_sk(f.store.get(&key).await.expect("read")).starts_with("2027-03-01T00:00:00Z"));
 }
 
 /// A new type starts with no seats; a new fee prices orders requested

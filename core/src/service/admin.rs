@@ -111,13 +111,43 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 Ok((next, renamed, moved))
             })
             .await?;
-        if renamed {
+        // What follows from the name and the zone is redone whenever a
+        // request names them, changed or not: sending a change again
+        // finishes one whose follow-up failed after the company was saved.
+        if renamed || name.is_some() {
             self.requeue_company(&company).await?;
         }
-        if moved {
+        if moved || timezone.is_some() {
             self.reindex_members(&company).await?;
         }
         self.get_company(caller, company_id).await
+    }
+
+    /// Rewrites one member read at `member.version`. DynamoDB refuses a
+    /// write that merely overlapped another with the same `Conflict` a
+    /// change gives, so a refusal is checked: a member changed meanwhile
+    /// was re-indexed by that change; one unchanged is written again.
+    async fn reindex_member(
+        &self,
+        company: &Company,
+        member: &Stored<Member>,
+    ) -> Result<(), ServiceError> {
+        const TRIES: usize = 3;
+        for _ in 0..TRIES {
+            let write = repo::update(company, &member.value, member.version)?;
+            match self.store().transact(vec![write]).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict) => {
+                    let key = repo::Record::key(&member.value, &company.id);
+                    let now = repo::load::<Member, _>(self.store(), &key).await?;
+                    if now.is_none_or(|m| m.version != member.version) {
+                        return Ok(());
+                    }
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(StoreError::Conflict.into())
     }
 
     /// Rewrites each member whose licence has its own end date, so that its
@@ -128,21 +158,21 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             Query::table(repo::company_pk(&company.id), repo::MEMBER_PREFIX),
         )
         .await?;
-        let writes = members
+        let due: Vec<&Stored<Member>> = members
             .iter()
             .filter(|m| repo::Record::due(&m.value, company).is_some())
-            .map(|m| repo::update(company, &m.value, m.version))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect();
         // Each write is conditional on the version read: a member changed
         // meanwhile was re-indexed by that change, so a conflict in a batch
-        // sends its writes one by one and skips the ones that lost.
-        for batch in writes.chunks(MAX_TRANSACTION_ITEMS) {
-            if let Err(StoreError::Conflict) = self.store().transact(batch.to_vec()).await {
-                for write in batch {
-                    match self.store().transact(vec![write.clone()]).await {
-                        Ok(()) | Err(StoreError::Conflict) => {}
-                        Err(other) => return Err(other.into()),
-                    }
+        // sends its members one by one and skips the ones that changed.
+        for batch in due.chunks(MAX_TRANSACTION_ITEMS) {
+            let writes = batch
+                .iter()
+                .map(|m| repo::update(company, &m.value, m.version))
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Err(StoreError::Conflict) = self.store().transact(writes).await {
+                for member in batch {
+                    self.reindex_member(company, member).await?;
                 }
             }
         }

@@ -1,0 +1,208 @@
+//! For partner admins and account managers: the companies they manage, the
+//! helpdesk queue of requested orders, and a company's audit trail.
+
+use std::collections::BTreeMap;
+
+use axum::extract::Path;
+use axum::response::Response;
+use maud::html;
+use seatkeeper_core::Role;
+
+use super::{company, company_nav, Params};
+use crate::format::{local_time, money};
+use crate::Visitor;
+
+/// A partner admin's companies; an account manager picks a partner (or
+/// opens a company by its ID), since the vendor's list has no one index.
+pub async fn list(visitor: Visitor, params: Params) -> Response {
+    if let Some(id) = params.get("company").map(|c| c.trim()).filter(|c| !c.is_empty()) {
+        return crate::see_other(&format!("/companies/{id}"));
+    }
+    let partner = match visitor.caller.role {
+        Role::PartnerAdmin => visitor.caller.partner_id.as_ref().map(|p| p.to_string()),
+        _ => params
+            .get("partner")
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty()),
+    };
+    let companies = match &partner {
+        Some(partner) => match visitor
+            .app()
+            .service
+            .list_partner_companies(&visitor.caller, partner, params.get("cursor").cloned(), None)
+            .await
+        {
+            Ok(page) => Some(page),
+            Err(e) => return visitor.fail(e),
+        },
+        None => None,
+    };
+    let main = html! {
+        h1 { "Companies" }
+        p { a href="/orders?state=requested" { "Helpdesk queue" } }
+        @if visitor.caller.role == Role::AccountManager {
+            form method="get" action="/companies" {
+                p {
+                    label for="partner" { "Partner ID" }
+                    input #partner name="partner" value=[partner.as_deref()];
+                    button type="submit" { "List companies" }
+                }
+            }
+            form method="get" action="/companies" {
+                p {
+                    label for="company" { "Company ID" }
+                    input #company name="company";
+                    button type="submit" { "Open" }
+                }
+            }
+        }
+        @if let Some(page) = &companies {
+            @if page.items.is_empty() {
+                p { "No companies." }
+            } @else {
+                table {
+                    caption { "Companies" }
+                    thead { tr {
+                        th scope="col" { "Company" }
+                        th scope="col" { "Time zone" }
+                        th scope="col" { "Action" }
+                    } }
+                    tbody {
+                        @for company in &page.items {
+                            tr {
+                                th scope="row" { (company.name) }
+                                td { (company.timezone) }
+                                td { a href={ "/companies/" (company.id) } aria-label={ "Manage Company " (company.name) } { "Manage Company" } }
+                            }
+                        }
+                    }
+                }
+                @if let (Some(next), Some(partner)) = (&page.next_cursor, &partner) {
+                    p { a href={ "/companies?partner=" (partner) "&cursor=" (next) } { "Next page" } }
+                }
+            }
+        }
+    };
+    visitor.page("Companies", None, main)
+}
+
+/// The helpdesk queue: requested orders, oldest first, each with Assign.
+pub async fn queue(visitor: Visitor, params: Params) -> Response {
+    let state = params.get("state").map(String::as_str).unwrap_or("requested");
+    let page = match visitor
+        .app()
+        .service
+        .list_queue(&visitor.caller, Some(state), params.get("cursor").cloned(), None)
+        .await
+    {
+        Ok(page) => page,
+        Err(e) => return visitor.fail(e),
+    };
+    let main = html! {
+        h1 { "Helpdesk queue" }
+        @if page.items.is_empty() {
+            p { "No requested orders." }
+        } @else {
+            table {
+                caption { "Requested orders, oldest first (times in UTC)" }
+                thead { tr {
+                    th scope="col" { "Company" }
+                    th scope="col" { "Licence type" }
+                    th scope="col" { "Seats" }
+                    th scope="col" { "Amount" }
+                    th scope="col" { "Requested at" }
+                    th scope="col" { "Action" }
+                } }
+                tbody {
+                    @for queued in &page.items {
+                        @let entry = &queued.entry;
+                        tr {
+                            th scope="row" { a href={ "/companies/" (entry.company_id) } { (entry.company_name) } }
+                            td { @for line in &entry.lines { (line.licence_type) " " } }
+                            td { @for line in &entry.lines { (line.quantity.get()) " " } }
+                            td { (money(entry.total_minor, entry.currency.as_str())) }
+                            td {
+                                (local_time(entry.requested_at, chrono_tz::UTC)) " by " (entry.requested_by)
+                                @if queued.overdue { " " strong.overdue { "Overdue" } }
+                            }
+                            td {
+                                (visitor.form(&format!("/companies/{}/orders/{}/assign", entry.company_id, entry.order_id), html! {
+                                    button type="submit" { "Assign" }
+                                }))
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = &page.next_cursor {
+                p { a href={ "/orders?state=" (state) "&cursor=" (next) } { "Next page" } }
+            }
+        }
+    };
+    visitor.page("Helpdesk queue", None, main)
+}
+
+/// Who the event was about: the e-mails it names, or the company acted for.
+fn subject(after: &serde_json::Value, before: &serde_json::Value) -> String {
+    let mut found = BTreeMap::new();
+    for value in [after, before] {
+        for key in ["email", "to_email", "from_email"] {
+            if let Some(e) = value.get(key).and_then(|v| v.as_str()) {
+                found.insert(e.to_string(), ());
+            }
+        }
+        if let Some(list) = value.get("emails").and_then(|v| v.as_array()) {
+            for e in list.iter().filter_map(|v| v.as_str()) {
+                found.insert(e.to_string(), ());
+            }
+        }
+    }
+    found.into_keys().collect::<Vec<_>>().join(", ")
+}
+
+pub async fn audit(visitor: Visitor, Path(c): Path<String>, params: Params) -> Response {
+    let view = match company(&visitor, &c).await {
+        Ok(view) => view,
+        Err(page) => return page,
+    };
+    let company = &view.company;
+    let page = match visitor
+        .app()
+        .service
+        .list_audit(&visitor.caller, &c, params.get("cursor").cloned(), None)
+        .await
+    {
+        Ok(page) => page,
+        Err(e) => return visitor.fail(e),
+    };
+    let main = html! {
+        h1 { "Audit" }
+        (company_nav(company, "Audit"))
+        table {
+            caption { "What was done, newest first" }
+            thead { tr {
+                th scope="col" { "When" }
+                th scope="col" { "Who" }
+                th scope="col" { "What" }
+                th scope="col" { "For whom" }
+            } }
+            tbody {
+                @for event in &page.items {
+                    tr {
+                        th scope="row" { (local_time(event.at, company.timezone)) }
+                        td {
+                            (event.actor.email) " (" (event.actor.role) ")"
+                            @if let Some(acting) = &event.acting_for { " for " (acting) }
+                        }
+                        td { (event.action) }
+                        td { (subject(&event.after, &event.before)) }
+                    }
+                }
+            }
+        }
+        @if let Some(next) = &page.next_cursor {
+            p { a href={ "/companies/" (company.id) "/audit?cursor=" (next) } { "Next page" } }
+        }
+    };
+    visitor.page("Audit", Some(company), main)
+}

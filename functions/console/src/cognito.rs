@@ -229,8 +229,12 @@ async fn callback(
     headers: HeaderMap,
     Query(answer): Query<Callback>,
 ) -> Response {
-    let pending: Option<Pending> = cookie(&headers, SIGN_IN_COOKIE)
-        .and_then(|sealed| hosted.console.key.open(SIGN_IN_PURPOSE, sealed, now_seconds()));
+    let pending: Option<Pending> = cookie(&headers, SIGN_IN_COOKIE).and_then(|sealed| {
+        hosted
+            .console
+            .key
+            .open(SIGN_IN_PURPOSE, sealed, now_seconds())
+    });
     let result = async {
         let pending = pending.ok_or(AuthError::BadState)?;
         let (Some(code), Some(state)) = (answer.code, answer.state) else {
@@ -322,10 +326,7 @@ impl CognitoPort for HttpCognito {
         struct Tokens {
             id_token: String,
         }
-        let url = format!(
-            "{}/oauth2/token",
-            self.config.domain.trim_end_matches('/')
-        );
+        let url = format!("{}/oauth2/token", self.config.domain.trim_end_matches('/'));
         let unavailable = |e: reqwest::Error| AuthError::Unavailable(e.to_string());
         let tokens: Tokens = self
             .client
@@ -430,16 +431,49 @@ mod tests {
     async fn bad_tokens_are_refused() {
         let (verifier, _) = verifier();
         let cases = [
-            ("wrong audience", token(SIGNER, "test-signer", serde_json::json!({"aud": "other"}))),
-            ("wrong issuer", token(SIGNER, "test-signer", serde_json::json!({"iss": "https://evil"}))),
-            ("expired", token(SIGNER, "test-signer", serde_json::json!({"exp": now_seconds() - 120}))),
-            ("access token", token(SIGNER, "test-signer", serde_json::json!({"token_use": "access"}))),
-            ("wrong key", token(STRANGER, "test-signer", serde_json::json!({}))),
-            ("unknown key id", token(STRANGER, "other", serde_json::json!({}))),
+            (
+                "wrong audience",
+                token(SIGNER, "test-signer", serde_json::json!({"aud": "other"})),
+            ),
+            (
+                "wrong issuer",
+                token(
+                    SIGNER,
+                    "test-signer",
+                    serde_json::json!({"iss": "https://evil"}),
+                ),
+            ),
+            (
+                "expired",
+                token(
+                    SIGNER,
+                    "test-signer",
+                    serde_json::json!({"exp": now_seconds() - 120}),
+                ),
+            ),
+            (
+                "access token",
+                token(
+                    SIGNER,
+                    "test-signer",
+                    serde_json::json!({"token_use": "access"}),
+                ),
+            ),
+            (
+                "wrong key",
+                token(STRANGER, "test-signer", serde_json::json!({})),
+            ),
+            (
+                "unknown key id",
+                token(STRANGER, "other", serde_json::json!({})),
+            ),
         ];
         for (what, token) in cases {
             assert!(
-                matches!(verifier.verify(&token).await, Err(AuthError::InvalidToken(_))),
+                matches!(
+                    verifier.verify(&token).await,
+                    Err(AuthError::InvalidToken(_))
+                ),
                 "{what}"
             );
         }
@@ -451,8 +485,11 @@ mod tests {
         // RFC 7636, appendix B.
         assert_eq!(
             code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URB6zhbuVz2Ujc"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
-        assert_eq!(percent_encode("https://a.b/auth/callback"), "https%3A%2F%2Fa.b%2Fauth%2Fcallback");
+        assert_eq!(
+            percent_encode("https://a.b/auth/callback"),
+            "https%3A%2F%2Fa.b%2Fauth%2Fcallback"
+        );
     }
 }

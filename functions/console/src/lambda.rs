@@ -48,7 +48,10 @@ impl ConsoleConfig {
 pub async fn start() -> Result<Router, lambda_http::Error> {
     let app = seatkeeper_edge::aws::start().await?;
     let config = ConsoleConfig::from_lookup(|name| std::env::var(name).ok())?;
-    let console = Console::new(Arc::new(app), SessionKey::new(config.session_key.as_bytes())?);
+    let console = Console::new(
+        Arc::new(app),
+        SessionKey::new(config.session_key.as_bytes())?,
+    );
     let port = Arc::new(HttpCognito::new(config.cognito.clone()));
     let hosted = Arc::new(HostedUi {
         console: console.clone(),

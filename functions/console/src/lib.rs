@@ -60,11 +60,7 @@ impl Console {
                 let mut response = see_other("/");
                 response.headers_mut().append(
                     header::SET_COOKIE,
-                    session::set_cookie(
-                        session::SESSION_COOKIE,
-                        &sealed,
-                        session::SESSION_SECONDS,
-                    ),
+                    session::set_cookie(session::SESSION_COOKIE, &sealed, session::SESSION_SECONDS),
                 );
                 response
             }
@@ -85,6 +81,11 @@ pub fn see_other(path: &str) -> Response {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response
+}
+
+/// The 403 "Request refused" page, for a form without a valid token.
+pub fn refused_page() -> Response {
+    visitor::refused(None)
 }
 
 /// The `<head>` and skip link every page shares, around `body`: for pages

@@ -51,15 +51,18 @@ pub fn routes() -> Router<Arc<Console>> {
         .route("/companies/{c}/orders/{o}/cancel", post(orders::cancel))
         .route("/companies/{c}/members", get(members::list))
         .route("/companies/{c}/members/allocate", post(members::allocate))
-        .route("/companies/{c}/members/select-all", post(members::select_all))
+        .route(
+            "/companies/{c}/members/select-all",
+            post(members::select_all),
+        )
         .route("/companies/{c}/members/release", post(members::release))
         .route("/companies/{c}/members/add", post(members::add))
         .route("/companies/{c}/members/transfer", post(members::transfer))
         .route(
             "/companies/{c}/import",
-            get(imports::start).post(imports::upload).layer(
-                axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES),
-            ),
+            get(imports::start)
+                .post(imports::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
         .route("/companies/{c}/import/{i}", get(imports::show))
         .route("/companies/{c}/import/{i}/preview", post(imports::preview))

@@ -125,8 +125,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// sent only over HTTPS (browsers count http://127.0.0.1 and localhost as
 /// secure), and not on cross-site POSTs.
 pub fn set_cookie(name: &str, value: &str, max_age_seconds: i64) -> HeaderValue {
-    let cookie =
-        format!("{name}={value}; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age={max_age_seconds}");
+    let cookie = format!(
+        "{name}={value}; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age={max_age_seconds}"
+    );
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
@@ -167,9 +168,21 @@ mod tests {
             key(1).open::<String>("session", &sealed, 99).as_deref(),
             Some("alice")
         );
-        assert_eq!(key(1).open::<String>("session", &sealed, 100), None, "expired");
-        assert_eq!(key(2).open::<String>("session", &sealed, 99), None, "other key");
-        assert_eq!(key(1).open::<String>("sign-in", &sealed, 99), None, "other purpose");
+        assert_eq!(
+            key(1).open::<String>("session", &sealed, 100),
+            None,
+            "expired"
+        );
+        assert_eq!(
+            key(2).open::<String>("session", &sealed, 99),
+            None,
+            "other key"
+        );
+        assert_eq!(
+            key(1).open::<String>("sign-in", &sealed, 99),
+            None,
+            "other purpose"
+        );
     }
 
     #[test]
@@ -227,7 +240,10 @@ mod tests {
             "sk_session=v.t; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=60"
         );
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; sk_session=v.t"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; sk_session=v.t"),
+        );
         assert_eq!(cookie(&headers, SESSION_COOKIE), Some("v.t"));
         assert_eq!(cookie(&headers, "b"), None);
         assert!(clear_cookie(SESSION_COOKIE)

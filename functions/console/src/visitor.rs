@@ -301,7 +301,9 @@ pub fn refused(visitor: Option<&Visitor>) -> Response {
         }
     };
     match visitor {
-        Some(visitor) => visitor.page_with_status(StatusCode::FORBIDDEN, "Request refused", None, main),
+        Some(visitor) => {
+            visitor.page_with_status(StatusCode::FORBIDDEN, "Request refused", None, main)
+        }
         None => (
             StatusCode::FORBIDDEN,
             axum::response::Html(document("Request refused", None, main).into_string()),

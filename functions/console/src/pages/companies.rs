@@ -15,7 +15,11 @@ use crate::Visitor;
 /// A partner admin's companies; an account manager picks a partner (or
 /// opens a company by its ID), since the vendor's list has no one index.
 pub async fn list(visitor: Visitor, params: Params) -> Response {
-    if let Some(id) = params.get("company").map(|c| c.trim()).filter(|c| !c.is_empty()) {
+    if let Some(id) = params
+        .get("company")
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+    {
         return crate::see_other(&format!("/companies/{id}"));
     }
     let partner = match visitor.caller.role {
@@ -29,7 +33,12 @@ pub async fn list(visitor: Visitor, params: Params) -> Response {
         Some(partner) => match visitor
             .app()
             .service
-            .list_partner_companies(&visitor.caller, partner, params.get("cursor").cloned(), None)
+            .list_partner_companies(
+                &visitor.caller,
+                partner,
+                params.get("cursor").cloned(),
+                None,
+            )
             .await
         {
             Ok(page) => Some(page),
@@ -88,11 +97,19 @@ pub async fn list(visitor: Visitor, params: Params) -> Response {
 
 /// The helpdesk queue: requested orders, oldest first, each with Assign.
 pub async fn queue(visitor: Visitor, params: Params) -> Response {
-    let state = params.get("state").map(String::as_str).unwrap_or("requested");
+    let state = params
+        .get("state")
+        .map(String::as_str)
+        .unwrap_or("requested");
     let page = match visitor
         .app()
         .service
-        .list_queue(&visitor.caller, Some(state), params.get("cursor").cloned(), None)
+        .list_queue(
+            &visitor.caller,
+            Some(state),
+            params.get("cursor").cloned(),
+            None,
+        )
         .await
     {
         Ok(page) => page,

@@ -55,14 +55,16 @@ pub async fn upload(
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    let visitor =
-        match <Visitor as axum::extract::FromRequestParts<_>>::from_request_parts(&mut parts, &console)
-            .await
-        {
-            Ok(visitor) => visitor,
-            Err(_) => return refused(None),
-        };
-    let Ok(mut multipart) = Multipart::from_request(Request::from_parts(parts, body), &console).await
+    let visitor = match <Visitor as axum::extract::FromRequestParts<_>>::from_request_parts(
+        &mut parts, &console,
+    )
+    .await
+    {
+        Ok(visitor) => visitor,
+        Err(_) => return refused(None),
+    };
+    let Ok(mut multipart) =
+        Multipart::from_request(Request::from_parts(parts, body), &console).await
     else {
         return refused(Some(&visitor));
     };

@@ -33,7 +33,10 @@ pub async fn list(visitor: Visitor, Path(c): Path<String>, params: Params) -> Re
         .map(String::as_str)
         .filter(|t| TABS.iter().any(|(value, _)| value == t))
         .unwrap_or("active");
-    let search = params.get("q").map(|q| q.trim().to_lowercase()).unwrap_or_default();
+    let search = params
+        .get("q")
+        .map(|q| q.trim().to_lowercase())
+        .unwrap_or_default();
     let page = match visitor
         .app()
         .service
@@ -227,7 +230,10 @@ pub async fn transfer(Path(c): Path<String>, form: Submission) -> Response {
         )
         .await;
     form.visitor.after(result, &back(&c, &form), |moved| {
-        format!("Licence moved from {} to {}.", moved.from.email, moved.to.email)
+        format!(
+            "Licence moved from {} to {}.",
+            moved.from.email, moved.to.email
+        )
     })
 }
 

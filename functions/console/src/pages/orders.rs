@@ -175,10 +175,7 @@ pub async fn show(visitor: Visitor, Path((c, o)): Path<(String, String)>) -> Res
 }
 
 /// From Request Licences: the order, requested only with "I agree to pay".
-pub async fn submit(
-    Path(c): Path<String>,
-    Submission { visitor, fields }: Submission,
-) -> Response {
+pub async fn submit(Path(c): Path<String>, Submission { visitor, fields }: Submission) -> Response {
     let licence_type = fields.text("licence_type");
     let seats = fields.text("seats");
     let Ok(quantity) = seats.parse::<u32>() else {

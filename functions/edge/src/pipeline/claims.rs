@@ -26,9 +26,7 @@ pub fn caller_from(request: &Request) -> Result<Caller, Problem> {
 
 /// The caller from a set of verified claims (the authorizer's, or those a
 /// console session holds): one reading of them for the API and the console.
-pub fn caller_from_claims<'a>(
-    claims: impl Fn(&str) -> Option<&'a str>,
-) -> Result<Caller, Problem> {
+pub fn caller_from_claims<'a>(claims: impl Fn(&str) -> Option<&'a str>) -> Result<Caller, Problem> {
     let claim = |name: &str| claims(name).map(str::trim).filter(|v| !v.is_empty());
     let user_id = claim("sub").ok_or_else(|| Problem::unauthorized("the token has no subject"))?;
     let email = claim("email")

@@ -75,7 +75,7 @@ deps:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	python3 infra/scripts/module-cycles.py core/src infra/adapters/src functions/edge/src
+	python3 infra/scripts/module-cycles.py core/src infra/adapters/src functions/edge/src functions/console/src
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p seatkeeper-edge --all-targets --features watch -- -D warnings
 

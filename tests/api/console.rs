@@ -328,3 +328,54 @@ async fn a_csv_uploaded_through_the_form_is_previewed() {
     assert!(preview.html.contains("E-mail column"), "{}", preview.html);
     assert!(preview.html.contains("Work email"));
 }
+
+/// Every link the service's e-mails carry is a console page.
+#[tokio::test]
+async fn every_email_link_is_a_console_page() {
+    let (app, am, company) = TestApp::with_company("2026-06-01", 5).await;
+    let lead = app.lead(&company).await;
+    let order = app
+        .request_order(&lead, &company, crate::helpers::order_request("upgrade", 2))
+        .await;
+    let order_id = order.body["order"]["id"].as_str().expect("an order id");
+    app.assign(&am, &company, order_id, serde_json::json!({}))
+        .await;
+    let base = app.url("");
+    let mut paths: Vec<String> = app
+        .outbox()
+        .await
+        .as_array()
+        .expect("e-mails")
+        .iter()
+        .filter_map(|mail| mail["text"].as_str())
+        .flat_map(|text| {
+            text.split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|word| {
+            let word = word.trim_end_matches(['.', ',', ';', ':', ')']);
+            word.strip_prefix(&base).map(str::to_string)
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    assert!(paths.len() >= 2, "{paths:?}");
+    paths.extend(["/upgrade".to_string(), "/renew".to_string()]);
+    let (mut staff, _) = Browser::sign_in(&app, "am@vendor.io", "account_manager", "").await;
+    let (mut manager, _) = Browser::sign_in(&app, "lead@acme.io", "manager", &company).await;
+    for path in &paths {
+        let page = staff.get(path).await;
+        assert!(
+            page.status.is_success() || page.status.is_redirection(),
+            "{path}: {}",
+            page.status
+        );
+        // A manager may be refused the helpdesk queue, but no link is missing.
+        assert_ne!(
+            manager.get(path).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+}

@@ -7,18 +7,16 @@ mod companies;
 mod imports;
 mod members;
 mod orders;
+mod shared;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Form, Query};
+use axum::extract::Form;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use maud::{html, Markup};
-use seatkeeper_core::model::Company;
-use seatkeeper_core::service::CompanyView;
+use maud::html;
 use seatkeeper_core::Role;
 
 use crate::session::{clear_cookie, SESSION_COOKIE};
@@ -28,8 +26,6 @@ use crate::{see_other, Console, SIGN_IN_PATH, STYLESHEET};
 /// The largest CSV the upload form takes; the import itself refuses files
 /// over its own limit with a reason.
 pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
-
-pub(crate) type Params = Query<HashMap<String, String>>;
 
 pub fn routes() -> Router<Arc<Console>> {
     Router::new()
@@ -133,43 +129,4 @@ fn signed_out() -> Response {
         .headers_mut()
         .append(header::SET_COOKIE, clear_cookie(SESSION_COOKIE));
     response
-}
-
-/// A company page's company, read through the core (so a foreign one is
-/// the core's 404), or the error page.
-pub(crate) async fn company(visitor: &Visitor, id: &str) -> Result<CompanyView, Response> {
-    visitor
-        .app()
-        .service
-        .get_company(&visitor.caller, id)
-        .await
-        .map_err(|e| visitor.fail(e))
-}
-
-/// The links between a company's pages.
-pub(crate) fn company_nav(company: &Company, here: &str) -> Markup {
-    let base = format!("/companies/{}", company.id);
-    let links = [
-        ("Account", base.clone()),
-        ("Licences", format!("{base}/members")),
-        ("Request Licences", format!("{base}/request")),
-        ("Orders", format!("{base}/orders")),
-        ("Import Licence Renewal", format!("{base}/import")),
-        ("Audit", format!("{base}/audit")),
-    ];
-    html! {
-        nav.sub aria-label="Company" {
-            ul {
-                @for (label, href) in &links {
-                    li {
-                        @if *label == here {
-                            a href=(href) aria-current="page" { (label) }
-                        } @else {
-                            a href=(href) { (label) }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }

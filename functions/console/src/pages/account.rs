@@ -8,7 +8,7 @@ use seatkeeper_core::access::AccessReason;
 use seatkeeper_core::model::{Plan, Policy};
 use seatkeeper_core::service::{CompanyView, PoolView};
 
-use super::{company, company_nav, Params};
+use super::shared::{company, company_nav, Params};
 use crate::format::{date, money};
 use crate::Visitor;
 

@@ -8,7 +8,7 @@ use axum::response::Response;
 use maud::html;
 use seatkeeper_core::Role;
 
-use super::{company, company_nav, Params};
+use super::shared::{company, company_nav, Params};
 use crate::format::{local_time, money};
 use crate::Visitor;
 

@@ -14,7 +14,7 @@ use seatkeeper_core::ports::StoreError;
 use seatkeeper_core::ServiceError;
 use std::sync::Arc;
 
-use super::{company, company_nav};
+use super::shared::{company, company_nav};
 use crate::visitor::{refused, Flash, Submission};
 use crate::{Console, Visitor};
 

@@ -7,7 +7,7 @@ use maud::html;
 use seatkeeper_core::model::MemberRole;
 use seatkeeper_core::service::{Allocation, NewMember, ReleaseWhen, MAX_PAGE};
 
-use super::{company, company_nav, Params};
+use super::shared::{company, company_nav, Params};
 use crate::format::date;
 use crate::visitor::{message, Submission};
 use crate::Visitor;

@@ -7,7 +7,7 @@ use maud::{html, Markup};
 use seatkeeper_core::model::{Invoice, Order, OrderState};
 use seatkeeper_core::service::OrderRequest;
 
-use super::{company, company_nav, Params};
+use super::shared::{company, company_nav, Params};
 use crate::format::{date, local_time, money};
 use crate::visitor::{Flash, Submission};
 use crate::Visitor;

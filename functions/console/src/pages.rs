@@ -117,8 +117,8 @@ async fn sign_out(
     let Ok(visitor) = visitor else {
         return signed_out();
     };
-    if let Err(refusal) = visitor.checked(fields) {
-        return refusal;
+    if !visitor.sent_by_us(&crate::visitor::Fields(fields)) {
+        return crate::refused_page_for(&visitor);
     }
     signed_out()
 }

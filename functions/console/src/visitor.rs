@@ -85,7 +85,10 @@ impl FromRequest<Arc<Console>> for Submission {
         let Form(fields) = Form::<Vec<(String, String)>>::from_request(request, console)
             .await
             .map_err(|_| refused(Some(&visitor)))?;
-        let fields = visitor.checked(fields)?;
+        let fields = Fields(fields);
+        if !visitor.sent_by_us(&fields) {
+            return Err(refused(Some(&visitor)));
+        }
         Ok(Self { visitor, fields })
     }
 }
@@ -239,15 +242,9 @@ impl Visitor {
         )
     }
 
-    /// The form's fields if its `csrf` is this session's; otherwise the 403
-    /// "Request refused" page.
-    pub fn checked(&self, fields: Vec<(String, String)>) -> Result<Fields, Response> {
-        let fields = Fields(fields);
-        if self.session.csrf_matches(fields.get("csrf")) {
-            Ok(fields)
-        } else {
-            Err(refused(Some(self)))
-        }
+    /// Whether the form's `csrf` field is this session's token.
+    pub fn sent_by_us(&self, fields: &Fields) -> bool {
+        self.session.csrf_matches(fields.get("csrf"))
     }
 
     /// After an action: 303 to `next` with its outcome as a message, except

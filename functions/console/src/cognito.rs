@@ -296,6 +296,22 @@ impl HttpCognito {
     }
 }
 
+/// The JSON a successful answer to `request` carries.
+#[cfg(feature = "aws")]
+async fn json_of<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> Result<T, AuthError> {
+    let unavailable = |e: reqwest::Error| AuthError::Unavailable(e.to_string());
+    request
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(unavailable)?
+        .json()
+        .await
+        .map_err(unavailable)
+}
+
 #[cfg(feature = "aws")]
 #[async_trait]
 impl CognitoPort for HttpCognito {
@@ -304,16 +320,7 @@ impl CognitoPort for HttpCognito {
             "{}/.well-known/jwks.json",
             self.config.issuer.trim_end_matches('/')
         );
-        let unavailable = |e: reqwest::Error| AuthError::Unavailable(e.to_string());
-        self.client
-            .get(url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(unavailable)?
-            .json()
-            .await
-            .map_err(unavailable)
+        json_of(self.client.get(url)).await
     }
 
     async fn exchange_code(
@@ -327,24 +334,14 @@ impl CognitoPort for HttpCognito {
             id_token: String,
         }
         let url = format!("{}/oauth2/token", self.config.domain.trim_end_matches('/'));
-        let unavailable = |e: reqwest::Error| AuthError::Unavailable(e.to_string());
-        let tokens: Tokens = self
-            .client
-            .post(url)
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("client_id", self.config.client_id.as_str()),
-                ("code", code),
-                ("redirect_uri", redirect_uri),
-                ("code_verifier", verifier),
-            ])
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(unavailable)?
-            .json()
-            .await
-            .map_err(unavailable)?;
+        let tokens: Tokens = json_of(self.client.post(url).form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", self.config.client_id.as_str()),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+        ]))
+        .await?;
         Ok(tokens.id_token)
     }
 }

@@ -1,14 +1,13 @@
 //! The account page, Request Licences (with the quote), and the `/upgrade`
 //! and `/renew` landing pages `GET /v1/access` sends expired managers to.
 
-use axum::extract::Path;
 use axum::response::Response;
 use maud::html;
 use seatkeeper_core::access::AccessReason;
 use seatkeeper_core::model::{Plan, Policy};
 use seatkeeper_core::service::{CompanyView, PoolView};
 
-use super::shared::{company, company_nav, Params};
+use super::shared::{columns, company, company_nav, CompanyVisit, Params};
 use crate::format::{date, money};
 use crate::Visitor;
 
@@ -36,11 +35,7 @@ fn next_term(view: &CompanyView, pool: &PoolView) -> String {
         )
 }
 
-pub async fn account(visitor: Visitor, Path(c): Path<String>) -> Response {
-    let view = match company(&visitor, &c).await {
-        Ok(view) => view,
-        Err(page) => return page,
-    };
+pub async fn account(CompanyVisit { visitor, view, .. }: CompanyVisit) -> Response {
     let company = &view.company;
     let main = html! {
         h1 { (company.name) }
@@ -51,14 +46,7 @@ pub async fn account(visitor: Visitor, Path(c): Path<String>) -> Response {
         }
         table {
             caption { "Licences" }
-            thead { tr {
-                th scope="col" { "Licence type" }
-                th scope="col" { "Purchased" }
-                th scope="col" { "Allocated" }
-                th scope="col" { "Available" }
-                th scope="col" { "Renewal date" }
-                th scope="col" { "Next term" }
-            } }
+            (columns(&["Licence type", "Purchased", "Allocated", "Available", "Renewal date", "Next term"]))
             tbody {
                 @for pool in &view.pools {
                     tr {
@@ -87,11 +75,14 @@ pub async fn account(visitor: Visitor, Path(c): Path<String>) -> Response {
 
 /// Request Licences: a GET form for the quote, then the POST that requests
 /// the order once "I agree to pay" is ticked.
-pub async fn request(visitor: Visitor, Path(c): Path<String>, params: Params) -> Response {
-    let view = match company(&visitor, &c).await {
-        Ok(view) => view,
-        Err(page) => return page,
-    };
+pub async fn request(
+    CompanyVisit {
+        visitor,
+        view,
+        id: c,
+    }: CompanyVisit,
+    params: Params,
+) -> Response {
     let company = &view.company;
     let chosen = params.get("licence_type").map(String::as_str);
     let seats = params.get("seats").map(|s| s.trim());

@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::Path;
 use axum::response::Response;
 use maud::html;
 use seatkeeper_core::Role;
 
-use super::shared::{company, company_nav, Params};
+use super::shared::{columns, company_nav, CompanyVisit, Params};
 use crate::format::{local_time, money};
 use crate::Visitor;
 
@@ -71,11 +70,7 @@ pub async fn list(visitor: Visitor, params: Params) -> Response {
             } @else {
                 table {
                     caption { "Companies" }
-                    thead { tr {
-                        th scope="col" { "Company" }
-                        th scope="col" { "Time zone" }
-                        th scope="col" { "Action" }
-                    } }
+                    (columns(&["Company", "Time zone", "Action"]))
                     tbody {
                         @for company in &page.items {
                             tr {
@@ -122,14 +117,7 @@ pub async fn queue(visitor: Visitor, params: Params) -> Response {
         } @else {
             table {
                 caption { "Requested orders, oldest first (times in UTC)" }
-                thead { tr {
-                    th scope="col" { "Company" }
-                    th scope="col" { "Licence type" }
-                    th scope="col" { "Seats" }
-                    th scope="col" { "Amount" }
-                    th scope="col" { "Requested at" }
-                    th scope="col" { "Action" }
-                } }
+                (columns(&["Company", "Licence type", "Seats", "Amount", "Requested at", "Action"]))
                 tbody {
                     @for queued in &page.items {
                         @let entry = &queued.entry;
@@ -177,11 +165,14 @@ fn subject(after: &serde_json::Value, before: &serde_json::Value) -> String {
     found.into_keys().collect::<Vec<_>>().join(", ")
 }
 
-pub async fn audit(visitor: Visitor, Path(c): Path<String>, params: Params) -> Response {
-    let view = match company(&visitor, &c).await {
-        Ok(view) => view,
-        Err(page) => return page,
-    };
+pub async fn audit(
+    CompanyVisit {
+        visitor,
+        view,
+        id: c,
+    }: CompanyVisit,
+    params: Params,
+) -> Response {
     let company = &view.company;
     let page = match visitor
         .app()
@@ -197,12 +188,7 @@ pub async fn audit(visitor: Visitor, Path(c): Path<String>, params: Params) -> R
         (company_nav(company, "Audit"))
         table {
             caption { "What was done, newest first" }
-            thead { tr {
-                th scope="col" { "When" }
-                th scope="col" { "Who" }
-                th scope="col" { "What" }
-                th scope="col" { "For whom" }
-            } }
+            (columns(&["When", "Who", "What", "For whom"]))
             tbody {
                 @for event in &page.items {
                     tr {

@@ -14,7 +14,7 @@ use seatkeeper_core::ports::StoreError;
 use seatkeeper_core::ServiceError;
 use std::sync::Arc;
 
-use super::shared::{company, company_nav};
+use super::shared::{columns, company, company_nav, CompanyVisit};
 use crate::visitor::{refused, Flash, Submission};
 use crate::{Console, Visitor};
 
@@ -25,11 +25,7 @@ fn import_page(c: &str) -> String {
     format!("/companies/{c}/import")
 }
 
-pub async fn start(visitor: Visitor, Path(c): Path<String>) -> Response {
-    let view = match company(&visitor, &c).await {
-        Ok(view) => view,
-        Err(page) => return page,
-    };
+pub async fn start(CompanyVisit { visitor, view, .. }: CompanyVisit) -> Response {
     let company = &view.company;
     let main = html! {
         h1 { "Import Licence Renewal" }
@@ -123,11 +119,14 @@ pub async fn upload(
     }
 }
 
-pub async fn show(visitor: Visitor, Path((c, i)): Path<(String, String)>) -> Response {
-    let view = match company(&visitor, &c).await {
-        Ok(view) => view,
-        Err(page) => return page,
-    };
+pub async fn show(
+    CompanyVisit {
+        visitor,
+        view,
+        id: c,
+    }: CompanyVisit,
+    Path((_, i)): Path<(String, String)>,
+) -> Response {
     let company = &view.company;
     let import = match visitor
         .app()
@@ -186,11 +185,7 @@ pub async fn show(visitor: Visitor, Path((c, i)): Path<(String, String)>) -> Res
                 @if !import.problems.is_empty() {
                     table {
                         caption { "Problems (" (import.problems_total) ")" }
-                        thead { tr {
-                            th scope="col" { "Row" }
-                            th scope="col" { "E-mail" }
-                            th scope="col" { "Reason" }
-                        } }
+                        (columns(&["Row", "E-mail", "Reason"]))
                         tbody {
                             @for problem in &import.problems {
                                 tr { th scope="row" { (problem.row) } td { (problem.email) } td { (problem.reason) } }

@@ -7,10 +7,9 @@ use maud::html;
 use seatkeeper_core::model::MemberRole;
 use seatkeeper_core::service::{Allocation, NewMember, ReleaseWhen, MAX_PAGE};
 
-use super::shared::{company, company_nav, Params};
+use super::shared::{columns, company_nav, CompanyVisit, Params};
 use crate::format::date;
 use crate::visitor::{message, Submission};
-use crate::Visitor;
 
 const TABS: [(&str, &str); 3] = [
     ("active", "Active"),
@@ -22,11 +21,14 @@ fn members_page(c: &str) -> String {
     format!("/companies/{c}/members")
 }
 
-pub async fn list(visitor: Visitor, Path(c): Path<String>, params: Params) -> Response {
-    let view = match company(&visitor, &c).await {
-        Ok(view) => view,
-        Err(page) => return page,
-    };
+pub async fn list(
+    CompanyVisit {
+        visitor,
+        view,
+        id: c,
+    }: CompanyVisit,
+    params: Params,
+) -> Response {
     let company = &view.company;
     let tab = params
         .get("tab")
@@ -84,13 +86,7 @@ pub async fn list(visitor: Visitor, Path(c): Path<String>, params: Params) -> Re
             input type="hidden" name="tab" value=(tab);
             table {
                 caption { "Members" }
-                thead { tr {
-                    th scope="col" { "Select" }
-                    th scope="col" { "Name" }
-                    th scope="col" { "Role" }
-                    th scope="col" { "Licence type" }
-                    th scope="col" { "Expires" }
-                } }
+                (columns(&["Select", "Name", "Role", "Licence type", "Expires"]))
                 tbody {
                     @for (n, member) in members.iter().enumerate() {
                         tr {

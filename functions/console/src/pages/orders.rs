@@ -7,7 +7,7 @@ use maud::{html, Markup};
 use seatkeeper_core::model::{Invoice, Order, OrderState};
 use seatkeeper_core::service::OrderRequest;
 
-use super::shared::{company, company_nav, Params};
+use super::shared::{columns, company_nav, CompanyVisit, Params};
 use crate::format::{date, local_time, money};
 use crate::visitor::{Flash, Submission};
 use crate::Visitor;
@@ -23,13 +23,7 @@ fn invoice_table(invoice: &Invoice) -> Markup {
     html! {
         table {
             caption { "Invoice, actioned on " (date(invoice.actioned_on)) }
-            thead { tr {
-                th scope="col" { "Licence type" }
-                th scope="col" { "Seats" }
-                th scope="col" { "Price per seat per year" }
-                th scope="col" { "Days charged" }
-                th scope="col" { "Amount" }
-            } }
+            (columns(&["Licence type", "Seats", "Price per seat per year", "Days charged", "Amount"]))
             tbody {
                 @for line in &invoice.lines {
                     tr {
@@ -60,11 +54,14 @@ fn assign_form(visitor: &Visitor, order: &Order) -> Markup {
     }
 }
 
-pub async fn list(visitor: Visitor, Path(c): Path<String>, params: Params) -> Response {
-    let view = match company(&visitor, &c).await {
-        Ok(view) => view,
-        Err(page) => return page,
-    };
+pub async fn list(
+    CompanyVisit {
+        visitor,
+        view,
+        id: c,
+    }: CompanyVisit,
+    params: Params,
+) -> Response {
     let company = &view.company;
     let state = params
         .get("state")
@@ -97,13 +94,7 @@ pub async fn list(visitor: Visitor, Path(c): Path<String>, params: Params) -> Re
         } @else {
             table {
                 caption { "Orders" }
-                thead { tr {
-                    th scope="col" { "Order" }
-                    th scope="col" { "Licences" }
-                    th scope="col" { "Requested" }
-                    th scope="col" { "Amount" }
-                    th scope="col" { "Action" }
-                } }
+                (columns(&["Order", "Licences", "Requested", "Amount", "Action"]))
                 tbody {
                     @for order in orders.into_iter().map(Order::with_lines) {
                         tr {
@@ -129,11 +120,14 @@ pub async fn list(visitor: Visitor, Path(c): Path<String>, params: Params) -> Re
     visitor.page("Orders", Some(company), main)
 }
 
-pub async fn show(visitor: Visitor, Path((c, o)): Path<(String, String)>) -> Response {
-    let view = match company(&visitor, &c).await {
-        Ok(view) => view,
-        Err(page) => return page,
-    };
+pub async fn show(
+    CompanyVisit {
+        visitor,
+        view,
+        id: c,
+    }: CompanyVisit,
+    Path((_, o)): Path<(String, String)>,
+) -> Response {
     let company = &view.company;
     let order = match visitor
         .app()

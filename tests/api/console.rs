@@ -379,3 +379,20 @@ async fn every_email_link_is_a_console_page() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_console_has_its_stylesheet_and_a_404_page() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app);
+    let css = browser.get("/assets/console.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.html.contains(":focus-visible"));
+    let missing = browser.get("/no/such/page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.html.contains("<h1>Not found</h1>"));
+    // Unsigned, a page sends the browser to sign in; the API stays JSON.
+    assert_eq!(browser.get("/companies").await.location(), "/sign-in");
+    let api = browser.get("/v1/nothing").await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND);
+    assert!(api.html.starts_with('{'));
+}

@@ -63,7 +63,9 @@ pub async fn start() -> Result<Router, lambda_http::Error> {
         config: config.cognito,
         port,
     });
-    Ok(router(console).merge(cognito::routes(hosted)))
+    Ok(router(console)
+        .merge(cognito::routes(hosted))
+        .fallback(crate::not_found_page))
 }
 
 #[cfg(test)]

@@ -83,6 +83,22 @@ pub fn see_other(path: &str) -> Response {
     response
 }
 
+/// The 404 page for a path the console does not have.
+pub async fn not_found_page() -> Response {
+    let page = bare_page(
+        "Not found",
+        maud::html! {
+            h1 { "Not found" }
+            p { "There is no page here. " a href="/" { "Go to the start" } "." }
+        },
+    );
+    (
+        StatusCode::NOT_FOUND,
+        axum::response::Html(page.into_string()),
+    )
+        .into_response()
+}
+
 /// The 403 "Request refused" page, for a form without a valid token.
 pub fn refused_page() -> Response {
     visitor::refused(None)

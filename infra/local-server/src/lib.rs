@@ -374,6 +374,10 @@ async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Everything outside the API is the console's; it has no such page.
+    if !uri.path().starts_with("/v1/") {
+        return console::not_found_page().await;
+    }
     let claims = match headers
         .get("authorization")
         .map(|v| v.to_str().unwrap_or_default())

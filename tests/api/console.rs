@@ -396,3 +396,168 @@ async fn the_console_has_its_stylesheet_and_a_404_page() {
     assert_eq!(api.status, StatusCode::NOT_FOUND);
     assert!(api.html.starts_with('{'));
 }
+
+/// The action a form on `page` posts to, the first whose path has `part`.
+fn form_action(page: &Page, part: &str) -> String {
+    page.html
+        .split("action=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|action| action.contains(part))
+        .unwrap_or_else(|| panic!("no form to {part} in {}", page.html))
+        .to_string()
+}
+
+/// Journey 1 through the pages: 10 seats quoted at GBP 427.40, requested,
+/// assigned from the queue, and the account shows 30 seats.
+#[tokio::test]
+async fn journey_one_through_the_pages() {
+    let (app, _am, company) = TestApp::with_company("2026-11-22", 20).await;
+    let (mut lead, _) = Browser::sign_in(&app, "lead@acme.io", "manager", &company).await;
+    let quote = lead
+        .get(&format!(
+            "/companies/{company}/request?licence_type=standard&seats=10"
+        ))
+        .await;
+    assert!(quote.html.contains("<dd>130</dd>"), "{}", quote.html);
+    assert!(quote.html.contains("GBP 427.40"));
+    let csrf = quote.csrf();
+    let submitted = lead
+        .post(
+            &format!("/companies/{company}/orders"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("licence_type", "standard"),
+                ("seats", "10"),
+                ("agree_to_pay", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(submitted.status, StatusCode::SEE_OTHER);
+
+    let (mut am, _) = Browser::sign_in(&app, "am@vendor.io", "account_manager", "").await;
+    let queue = am.get("/orders?state=requested").await;
+    let assign = form_action(&queue, "/assign");
+    let assigned = am.post(&assign, &[("csrf", queue.csrf().as_str())]).await;
+    let order = am.get(assigned.location()).await;
+    assert!(
+        order.html.contains("Order assigned: invoice GBP 427.40."),
+        "{}",
+        order.html
+    );
+
+    let account = lead.get(&format!("/companies/{company}")).await;
+    assert!(
+        account
+            .html
+            .contains("<th scope=\"row\">standard</th><td>30</td>"),
+        "{}",
+        account.html
+    );
+}
+
+/// Journey 2 through the pages: a partner's trial ends, its manager lands on
+/// /upgrade and requests licences, the partner assigns them and renews
+/// every expired learner with "Select All".
+#[tokio::test]
+async fn journey_two_through_the_pages() {
+    let app = TestApp::on("2026-11-01").await;
+    let partner_token = app.partner_admin().await;
+    let company = app
+        .create_company(
+            &partner_token,
+            crate::helpers::trial_until("2026-11-15", 4),
+            0,
+            "co_term",
+        )
+        .await;
+    let learners: Vec<String> = (0..3).map(|i| format!("learner{i}@acme.io")).collect();
+    app.add_learners(&partner_token, &company, &learners).await;
+    let mut partner = Browser::new(&app);
+    {
+        let form = partner.get("/sign-in").await;
+        let csrf = form.csrf();
+        partner
+            .post(
+                "/sign-in",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("email", "admin@msp.io"),
+                    ("role", "partner_admin"),
+                    ("company_id", ""),
+                    ("partner_id", "msp1"),
+                ],
+            )
+            .await;
+    }
+    let companies = partner.get("/companies").await;
+    assert!(
+        companies.html.contains("Manage Company"),
+        "{}",
+        companies.html
+    );
+    assert!(companies
+        .html
+        .contains(&format!("href=\"/companies/{company}\"")));
+
+    app.set_today("2026-11-15").await;
+    let (mut lead, _) = Browser::sign_in(&app, "lead@acme.io", "manager", &company).await;
+    assert_eq!(lead.get("/").await.location(), "/upgrade");
+    let upgrade = lead.get("/upgrade").await;
+    assert!(
+        upgrade.html.contains("<h1>Upgrade to premium</h1>"),
+        "{}",
+        upgrade.html
+    );
+    let quote = lead
+        .get(&format!(
+            "/companies/{company}/request?licence_type=standard&seats=4"
+        ))
+        .await;
+    assert!(quote.html.contains("Amount"), "{}", quote.html);
+    let requested = lead
+        .post(
+            &format!("/companies/{company}/orders"),
+            &[
+                ("csrf", quote.csrf().as_str()),
+                ("licence_type", "standard"),
+                ("seats", "4"),
+                ("agree_to_pay", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(requested.location(), format!("/companies/{company}/orders"));
+
+    let orders = partner
+        .get(&format!("/companies/{company}/orders?state=requested"))
+        .await;
+    assert!(orders.html.contains("Managing Acme Ltd"));
+    let assign = form_action(&orders, "/assign");
+    partner
+        .post(&assign, &[("csrf", orders.csrf().as_str())])
+        .await;
+    let expired = partner
+        .get(&format!("/companies/{company}/members?tab=expired"))
+        .await;
+    assert!(
+        expired.html.contains("learner0@acme.io"),
+        "{}",
+        expired.html
+    );
+    let renewed = partner
+        .post(
+            &format!("/companies/{company}/members/select-all"),
+            &[
+                ("csrf", expired.csrf().as_str()),
+                ("licence_type", "standard"),
+                ("tab", "expired"),
+            ],
+        )
+        .await;
+    let after = partner.get(renewed.location()).await;
+    assert!(after.html.contains("role=\"status\""), "{}", after.html);
+    let active = partner
+        .get(&format!("/companies/{company}/members?tab=active"))
+        .await;
+    assert!(active.html.contains("learner2@acme.io"), "{}", active.html);
+}

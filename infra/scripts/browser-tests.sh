@@ -3,8 +3,10 @@
 # Playwright, axe-core on every page, against the local server.
 #
 #   browser-tests.sh install   install Debian's chromium and the tests' npm packages (idempotent)
-#   browser-tests.sh           install, build and start the local server on a free port and an
-#                              empty data directory, run the tests, stop the server
+#   browser-tests.sh [run [FILE...]]
+#                              install, build and start the local server on a free port and an
+#                              empty data directory, run the tests (or only FILE..., paths under
+#                              tests/browser), stop the server
 #
 # Chromium is Debian's package (/usr/bin/chromium; CHROMIUM_PATH overrides);
 # Playwright is playwright-core from the npm registry, which downloads no
@@ -52,6 +54,8 @@ install() {
 }
 
 run() {
+  local files=("$@")
+  [[ ${#files[@]} -gt 0 ]] || files=("$TESTS"/journeys/*.test.mjs)
   install
   local port server_log bin target
   port=$(free_port 2>/dev/null || echo 3927)
@@ -77,7 +81,7 @@ run() {
   log "running the browser tests against $SEATKEEPER_URL with $("$CHROMIUM_PATH" --version 2>/dev/null | head -n 1); screenshots in $SCREENSHOT_DIR"
   local status=0
   # Node's TAP summary (# pass N, # fail N) closes the output of a passing run.
-  (cd "$TESTS" && node --test --test-concurrency=1 --test-reporter=tap journeys/*.test.mjs) || status=$?
+  (cd "$TESTS" && node --test --test-concurrency=1 --test-reporter=tap "${files[@]}") || status=$?
   if [[ $status -ne 0 ]]; then
     log "the local server's log:"
     tail -n 40 "$server_log" >&2
@@ -87,6 +91,6 @@ run() {
 
 case "${1:-run}" in
   install) install ;;
-  run) run ;;
+  run) shift || true; run "$@" ;;
   *) usage ;;
 esac

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as api from '../lib/api.mjs';
 import { follow, look, signIn } from '../lib/browser.mjs';
 import { journey } from '../lib/harness.mjs';
-import { flash, go, licenceTab, mainText } from '../lib/pages.mjs';
+import { escape, flash, go, licenceTab, mainText } from '../lib/pages.mjs';
 
 /** The option of the "E-mail column" select whose column is `header`. */
 async function chooseColumn(page, header) {
@@ -100,9 +100,16 @@ journey('journey 3: a CSV renewal with the e-mail column picked from the dropdow
     counts,
     'the page shows the API preview',
   );
-  const problems = await mainText(page);
-  assert.match(problems, new RegExp(`nobody\\.${tag}@acme\\.io`), 'the unknown row is listed with its reason');
-  assert.match(problems, /not-an-email/, 'the invalid row is listed with its reason');
+  // The rows that will not renew, each with the API's reason.
+  assert.equal(fromApi.problems.length, 2);
+  const problems = page.getByRole('table', { name: /^Problems/ }).locator('tbody tr');
+  assert.equal(await problems.count(), 2, 'two rows will not renew');
+  for (const problem of fromApi.problems) {
+    const row = problems.filter({ hasText: problem.email });
+    assert.equal(await row.count(), 1, `the problem row for ${problem.email}`);
+    assert.match(await row.innerText(), new RegExp(escape(problem.reason)));
+  }
+  assert.deepEqual(fromApi.problems.map((p) => p.email).sort(), [`nobody.${tag}@acme.io`, 'not-an-email'].sort());
   assert.equal(await page.getByLabel('E-mail column', { exact: true }).inputValue(), 'Work e-mail');
 
   // Renew Licences.

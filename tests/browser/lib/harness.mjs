@@ -18,11 +18,12 @@ after(async () => {
  * URL and <main> text are added to the message.
  */
 export function journey(name, fn, { slug, javaScript = true, timeout = 120_000 } = {}) {
-  test(name, { timeout }, async () => {
+  test(name, { timeout }, async (t) => {
     const s = await session(browser, slug ?? name, { javaScript });
     try {
       await fn(s);
       assertEveryPageChecked(s);
+      for (const note of s.notes) t.diagnostic(`wider than a phone: ${note}`);
     } catch (error) {
       try {
         await s.page.screenshot({ path: join(SCREENSHOTS, `${s.slug}-FAILED.png`), fullPage: true });

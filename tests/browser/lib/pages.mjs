@@ -73,4 +73,7 @@ export async function getQuote(s, licenceType, seats, label = 'quote') {
   return { text, daysRemaining: await term('Days remaining'), amount: await term('Amount') };
 }
 
+/** `text` as a regular expression that matches it literally. */
+export const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 export { mainText };

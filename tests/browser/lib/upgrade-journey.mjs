@@ -5,9 +5,7 @@
 import assert from 'node:assert/strict';
 import * as api from './api.mjs';
 import { follow, look, signIn, signOut } from './browser.mjs';
-import { banner, cell, flash, getQuote, go, mainText } from './pages.mjs';
-
-const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+import { banner, cell, escape, flash, getQuote, go, mainText } from './pages.mjs';
 
 export async function upgradeJourney(s) {
   const { page } = s;

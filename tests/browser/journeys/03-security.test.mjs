@@ -20,8 +20,21 @@ async function twoCompanies() {
 
 journey("security: a foreign company's pages answer 404 in the browser", async (s) => {
   const { a, b } = await twoCompanies();
+  // Signed out, a company's page sends the visitor to sign in.
+  await open(s, `/companies/${a.id}`);
+  assert.equal(new URL(s.page.url()).pathname, '/sign-in', 'no session: to the sign-in page');
+  assert.equal(await look(s, 'signed-out-company'), 'Sign in');
   assert.equal(await signIn(s, { email: api.LEAD_EMAIL, role: 'manager', companyId: a.id }), `/companies/${a.id}`);
   assert.equal(await look(s, 'own-company'), a.name);
+  // The session cookie: not for scripts, not sent on another site's POST, HTTPS only.
+  const cookies = await s.context.cookies();
+  assert.ok(cookies.length > 0, 'signing in set a cookie');
+  for (const cookie of cookies) {
+    assert.deepEqual(
+      { name: cookie.name, httpOnly: cookie.httpOnly, secure: cookie.secure, sameSite: cookie.sameSite },
+      { name: cookie.name, httpOnly: true, secure: true, sameSite: 'Lax' },
+    );
+  }
   for (const path of [`/companies/${b.id}`, `/companies/${b.id}/members`, `/companies/${b.id}/orders`]) {
     const response = await open(s, path);
     assert.equal(response.status(), 404, `${path} answers 404 to company A's manager`);

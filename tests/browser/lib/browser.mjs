@@ -137,6 +137,14 @@ export async function look(s, label) {
   await page.waitForLoadState('load');
   const t0 = Date.now();
   assert.equal(await page.locator('html').getAttribute('lang'), 'en', `${label}: <html lang="en">`);
+  // The page's scripting is what the test asked for: with scripting off, the
+  // HTML parser reads a <noscript>'s content as elements, not as text.
+  const scriptingOff = await page.evaluate(() => {
+    const probe = document.createElement('div');
+    probe.innerHTML = '<noscript><p></p></noscript>';
+    return probe.querySelector('noscript p') !== null;
+  });
+  assert.equal(scriptingOff, !s.javaScript, `${label}: JavaScript is ${s.javaScript ? 'on' : 'off'} in the page`);
   assert.equal(await page.locator('h1').count(), 1, `${label} (${page.url()}): exactly one <h1>`);
   assert.equal(await page.locator('main').count(), 1, `${label} (${page.url()}): one <main>`);
   assert.equal(

@@ -76,7 +76,10 @@ journey('security: a form posted without its CSRF token is refused with 403', as
   assert.equal(await follow(s, page.getByRole('button', { name: 'Submit request', exact: true })), 403);
   assert.equal(await look(s, 'csrf-forged'), 'Request refused');
 
-  // 3. A POST from outside the page, with the session cookie but no token.
+  // 3. A POST from outside the page, with the session cookie but no token
+  //    (the cookie goes with it: the same request context reads the page).
+  const read = await page.request.get(`/companies/${a.id}`, { maxRedirects: 0 });
+  assert.equal(read.status(), 200, 'the request context carries the session');
   const posted = await page.request.post(`/companies/${a.id}/orders`, {
     form: { licence_type: 'standard', seats: '1', agree_to_pay: 'true' },
     maxRedirects: 0,

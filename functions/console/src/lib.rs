@@ -104,10 +104,6 @@ pub fn refused_page() -> Response {
     visitor::refused(None)
 }
 
-/// The same page, in the signed-in chrome.
-pub(crate) fn refused_page_for(visitor: &Visitor) -> Response {
-    visitor::refused(Some(visitor))
-}
 
 /// The `<head>` and skip link every page shares, around `body`: for pages
 /// drawn before anyone is signed in (the hosts' sign-in pages).

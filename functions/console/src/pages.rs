@@ -118,7 +118,7 @@ async fn sign_out(
         return signed_out();
     };
     if !visitor.sent_by_us(&crate::visitor::Fields(fields)) {
-        return crate::refused_page_for(&visitor);
+        return crate::visitor::refused(Some(&visitor));
     }
     signed_out()
 }

@@ -2,11 +2,16 @@
 // at its end every page it landed on must have been through `look`.
 import { after, before, test } from 'node:test';
 import { join } from 'node:path';
-import { assertEveryPageChecked, launch, SCREENSHOTS, session } from './browser.mjs';
+import { assertEveryPageChecked, CHROMIUM, launch, SCREENSHOTS, session } from './browser.mjs';
 
 let browser;
 before(async () => {
-  browser = await launch();
+  try {
+    browser = await launch();
+  } catch (error) {
+    error.message = `could not start Chromium at ${CHROMIUM} (infra/scripts/browser-tests.sh install puts Debian's there): ${error.message}`;
+    throw error;
+  }
 });
 after(async () => {
   await browser?.close();

@@ -143,3 +143,37 @@ journey('audit: who did what, for whom, when', async (s) => {
   // "For whom": see tests/browser/NEEDS.md.
   assert.deepEqual(shown, expected, 'the "For whom" column names the members each event is about (NEEDS.md)');
 }, { slug: 'audit' });
+
+journey('transfer: a rolling licence moves from one member to another', async (s) => {
+  const { page } = s;
+  await api.setToday('2026-11-22');
+  const am = await api.accountManager();
+  const name = api.uniqueName('Rolling Ltd');
+  const companyId = await api.createCompany(am, {
+    name,
+    plan: { kind: 'premium', term_start: '2026-04-01' },
+    seats: 3,
+    policy: 'rolling_12_months',
+  });
+  const leadToken = await api.lead(companyId);
+  const tag = companyId.slice(-6).toLowerCase();
+  const [ann, bob] = ['ann', 'bob'].map((n) => `${n}.${tag}@acme.io`);
+  await api.addLearners(leadToken, companyId, [ann, bob]);
+  await api.expect(200, 'POST', `/v1/companies/${companyId}/allocations`, {
+    token: leadToken,
+    body: { licence_type: 'standard', emails: [ann] },
+  });
+
+  assert.equal(await signIn(s, { email: api.LEAD_EMAIL, role: 'manager', companyId }), `/companies/${companyId}`);
+  assert.equal(await look(s, 'account'), name);
+  assert.equal(await go(s, 'Licences', 'licences'), 'Licences');
+  const before = await licenceTab(s, 'Active');
+  assert.ok(before.includes(ann) && !before.includes(bob), `ann is active, bob is not: ${before.join(', ')}`);
+  await page.getByLabel('From e-mail', { exact: true }).fill(ann);
+  await page.getByLabel('To e-mail', { exact: true }).fill(bob);
+  await follow(s, page.getByRole('button', { name: 'Transfer', exact: true }));
+  assert.equal(await look(s, 'transferred'), 'Licences');
+  assert.match(await flash(page), new RegExp(`Licence moved from ${escape(ann)} to ${escape(bob)}`));
+  const after = await licenceTab(s, 'Active');
+  assert.ok(after.includes(bob) && !after.includes(ann), `bob is active, ann is not: ${after.join(', ')}`);
+}, { slug: 'transfer' });

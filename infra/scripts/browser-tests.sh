@@ -76,8 +76,8 @@ run() {
 
   export SEATKEEPER_URL="http://127.0.0.1:$port"
   export SCREENSHOT_DIR="${SCREENSHOT_DIR:-$root/target/browser-screenshots}"
-  rm -rf "$SCREENSHOT_DIR"
   mkdir -p "$SCREENSHOT_DIR"
+  find "$SCREENSHOT_DIR" -maxdepth 1 -name '*.png' -delete
   log "running the browser tests against $SEATKEEPER_URL with $("$CHROMIUM_PATH" --version 2>/dev/null | head -n 1); screenshots in $SCREENSHOT_DIR"
   local status=0
   # Node's TAP summary (# pass N, # fail N) closes the output of a passing run.

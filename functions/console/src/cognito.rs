@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
 use crate::session::{clear_cookie, cookie, now_seconds, random_hex, set_cookie};
-use crate::{bare_page, see_other, Console};
+use crate::{bare_page, see_other, start_session, SessionKey};
 
 /// The cookie that carries the sign-in's state and PKCE verifier.
 pub const SIGN_IN_COOKIE: &str = "sk_signin";
@@ -165,7 +165,8 @@ pub fn code_challenge(verifier: &str) -> String {
 
 /// The console's sign-in through Cognito.
 pub struct HostedUi {
-    pub console: Arc<Console>,
+    /// The console's key: the sign-in cookie and then the session.
+    pub key: SessionKey,
     pub config: CognitoConfig,
     pub verifier: IdTokenVerifier,
     pub port: Arc<dyn CognitoPort>,
@@ -205,7 +206,7 @@ async fn sign_in(State(hosted): State<Arc<HostedUi>>) -> Response {
         state,
         code_challenge(&verifier),
     );
-    let sealed = hosted.console.key.seal(
+    let sealed = hosted.key.seal(
         SIGN_IN_PURPOSE,
         &Pending { state, verifier },
         now_seconds() + SIGN_IN_SECONDS,
@@ -229,12 +230,8 @@ async fn callback(
     headers: HeaderMap,
     Query(answer): Query<Callback>,
 ) -> Response {
-    let pending: Option<Pending> = cookie(&headers, SIGN_IN_COOKIE).and_then(|sealed| {
-        hosted
-            .console
-            .key
-            .open(SIGN_IN_PURPOSE, sealed, now_seconds())
-    });
+    let pending: Option<Pending> = cookie(&headers, SIGN_IN_COOKIE)
+        .and_then(|sealed| hosted.key.open(SIGN_IN_PURPOSE, sealed, now_seconds()));
     let result = async {
         let pending = pending.ok_or(AuthError::BadState)?;
         let (Some(code), Some(state)) = (answer.code, answer.state) else {
@@ -251,7 +248,7 @@ async fn callback(
     }
     .await;
     let mut response = match result {
-        Ok(claims) => hosted.console.start_session(claims),
+        Ok(claims) => start_session(&hosted.key, claims),
         Err(e) => {
             tracing::warn!(error = %e, "sign-in failed");
             failed("The sign-in could not be completed. Please try again.")
@@ -475,6 +472,110 @@ mod tests {
             );
         }
         assert!(verifier.verify("not.a.token").await.is_err());
+    }
+
+    /// Cognito for the callback: the test key's JWKS, and `token` for any code.
+    struct Issuing {
+        token: String,
+    }
+
+    #[async_trait]
+    impl CognitoPort for Issuing {
+        async fn jwks(&self) -> Result<JwkSet, AuthError> {
+            Keys {
+                fetched: AtomicUsize::new(0),
+            }
+            .jwks()
+            .await
+        }
+        async fn exchange_code(
+            &self,
+            code: &str,
+            verifier: &str,
+            _: &str,
+        ) -> Result<String, AuthError> {
+            assert_eq!(code, "the-code");
+            assert_eq!(verifier.len(), 64);
+            Ok(self.token.clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_callback_checks_the_state_then_starts_the_session() {
+        use axum::body::Body;
+        use axum::http::{Request, StatusCode};
+        use tower::ServiceExt;
+
+        let port = Arc::new(Issuing {
+            token: token(SIGNER, "test-signer", serde_json::json!({})),
+        });
+        let hosted = Arc::new(HostedUi {
+            key: SessionKey::new(&[7; 32]).unwrap(),
+            config: CognitoConfig {
+                domain: "https://auth.test".into(),
+                client_id: CLIENT.into(),
+                issuer: ISSUER.into(),
+                redirect_uri: "https://console.test/auth/callback".into(),
+            },
+            verifier: IdTokenVerifier::new(ISSUER, CLIENT, port.clone()),
+            port,
+        });
+        let app = routes(hosted);
+        let get = |uri: String, cookie: Option<String>| {
+            let mut request = Request::get(uri);
+            if let Some(cookie) = cookie {
+                request = request.header(header::COOKIE, cookie);
+            }
+            app.clone().oneshot(request.body(Body::empty()).unwrap())
+        };
+        let cookie_of = |response: &Response, name: &str| {
+            response
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|v| v.starts_with(&format!("{name}=")) && !v.contains("Max-Age=0"))
+                .and_then(|v| v.split(';').next())
+                .map(str::to_string)
+        };
+
+        let started = get("/sign-in".into(), None).await.unwrap();
+        assert_eq!(started.status(), StatusCode::SEE_OTHER);
+        let location = started.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(location.starts_with("https://auth.test/oauth2/authorize?response_type=code&client_id=console-client&redirect_uri=https%3A%2F%2Fconsole.test%2Fauth%2Fcallback"), "{location}");
+        assert!(location.contains("&code_challenge_method=S256"));
+        let state = location
+            .split("&state=")
+            .nth(1)
+            .and_then(|rest| rest.split('&').next())
+            .unwrap()
+            .to_string();
+        let pending = cookie_of(&started, SIGN_IN_COOKIE).expect("the sign-in cookie");
+
+        for (uri, cookie) in [
+            (format!("/auth/callback?code=the-code&state={state}"), None),
+            (
+                "/auth/callback?code=the-code&state=forged".to_string(),
+                Some(pending.clone()),
+            ),
+            ("/auth/callback?state=x".to_string(), Some(pending.clone())),
+        ] {
+            let refused = get(uri.clone(), cookie).await.unwrap();
+            assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{uri}");
+            assert_eq!(cookie_of(&refused, crate::session::SESSION_COOKIE), None);
+        }
+        let done = get(
+            format!("/auth/callback?code=the-code&state={state}"),
+            Some(pending),
+        )
+        .await
+        .unwrap();
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        assert_eq!(done.headers()[header::LOCATION], "/");
+        assert!(cookie_of(&done, crate::session::SESSION_COOKIE).is_some());
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub async fn start() -> Result<Router, lambda_http::Error> {
     );
     let port = Arc::new(HttpCognito::new(config.cognito.clone()));
     let hosted = Arc::new(HostedUi {
-        console: console.clone(),
+        key: console.key.clone(),
         verifier: IdTokenVerifier::new(
             &config.cognito.issuer,
             &config.cognito.client_id,

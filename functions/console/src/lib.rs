@@ -50,23 +50,27 @@ impl Console {
 
     /// Signs `claims` in: a new session cookie, then home.
     pub fn start_session(&self, claims: BTreeMap<String, String>) -> Response {
-        match Session::start(claims) {
-            Ok(session) => {
-                let sealed = self.key.seal(
-                    visitor::SESSION_PURPOSE,
-                    &session,
-                    session::now_seconds() + session::SESSION_SECONDS,
-                );
-                let mut response = see_other("/");
-                response.headers_mut().append(
-                    header::SET_COOKIE,
-                    session::set_cookie(session::SESSION_COOKIE, &sealed, session::SESSION_SECONDS),
-                );
-                response
-            }
-            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        }
+        start_session(&self.key, claims)
     }
+}
+
+/// A new session for `claims`, sealed with `key`: its cookie, then home.
+pub fn start_session(key: &SessionKey, claims: BTreeMap<String, String>) -> Response {
+    let session = match Session::start(claims) {
+        Ok(session) => session,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let sealed = key.seal(
+        visitor::SESSION_PURPOSE,
+        &session,
+        session::now_seconds() + session::SESSION_SECONDS,
+    );
+    let mut response = see_other("/");
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(session::SESSION_COOKIE, &sealed, session::SESSION_SECONDS),
+    );
+    response
 }
 
 /// The console's routes (every page but sign-in, which its host adds).
@@ -103,7 +107,6 @@ pub async fn not_found_page() -> Response {
 pub fn refused_page() -> Response {
     visitor::refused(None)
 }
-
 
 /// The `<head>` and skip link every page shares, around `body`: for pages
 /// drawn before anyone is signed in (the hosts' sign-in pages).

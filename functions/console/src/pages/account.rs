@@ -7,7 +7,7 @@ use seatkeeper_core::access::AccessReason;
 use seatkeeper_core::model::{Plan, Policy};
 use seatkeeper_core::service::{CompanyView, PoolView};
 
-use super::shared::{columns, company, company_nav, CompanyVisit, Params};
+use super::shared::{columns, company, company_nav, scrolling, CompanyVisit, Params};
 use crate::format::{date, money};
 use crate::Visitor;
 
@@ -44,7 +44,7 @@ pub async fn account(CompanyVisit { visitor, view, .. }: CompanyVisit) -> Respon
         @if let Some(trial) = &view.trial {
             p { "Trial licences: " (trial.allocated) " of " (trial.seats) " in use, " (trial.available) " available." }
         }
-        table {
+        (scrolling("Licences", html! { table {
             caption { "Licences" }
             (columns(&["Licence type", "Purchased", "Allocated", "Available", "Renewal date", "Next term"]))
             tbody {
@@ -59,7 +59,7 @@ pub async fn account(CompanyVisit { visitor, view, .. }: CompanyVisit) -> Respon
                     }
                 }
             }
-        }
+        }}))
         p {
             "Members: " (view.counts.active) " active, " (view.counts.expired) " expired, "
             (view.counts.unlicensed) " unlicensed."

@@ -1,13 +1,13 @@
 //! For partner admins and account managers: the companies they manage, the
 //! helpdesk queue of requested orders, and a company's audit trail.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use axum::response::Response;
 use maud::html;
 use seatkeeper_core::Role;
 
-use super::shared::{columns, company_nav, CompanyVisit, Params};
+use super::shared::{columns, company_nav, scrolling, CompanyVisit, Params};
 use crate::format::{local_time, money};
 use crate::Visitor;
 
@@ -68,7 +68,7 @@ pub async fn list(visitor: Visitor, params: Params) -> Response {
             @if page.items.is_empty() {
                 p { "No companies." }
             } @else {
-                table {
+                (scrolling("Companies", html! { table {
                     caption { "Companies" }
                     (columns(&["Company", "Time zone", "Action"]))
                     tbody {
@@ -80,7 +80,7 @@ pub async fn list(visitor: Visitor, params: Params) -> Response {
                             }
                         }
                     }
-                }
+                }}))
                 @if let (Some(next), Some(partner)) = (&page.next_cursor, &partner) {
                     p { a href={ "/companies?partner=" (partner) "&cursor=" (next) } { "Next page" } }
                 }
@@ -115,7 +115,7 @@ pub async fn queue(visitor: Visitor, params: Params) -> Response {
         @if page.items.is_empty() {
             p { "No requested orders." }
         } @else {
-            table {
+            (scrolling("Requested orders, oldest first (times in UTC)", html! { table {
                 caption { "Requested orders, oldest first (times in UTC)" }
                 (columns(&["Company", "Licence type", "Seats", "Amount", "Requested at", "Action"]))
                 tbody {
@@ -138,7 +138,7 @@ pub async fn queue(visitor: Visitor, params: Params) -> Response {
                         }
                     }
                 }
-            }
+            }}))
             @if let Some(next) = &page.next_cursor {
                 p { a href={ "/orders?state=" (state) "&cursor=" (next) } { "Next page" } }
             }
@@ -147,22 +147,28 @@ pub async fn queue(visitor: Visitor, params: Params) -> Response {
     visitor.page("Helpdesk queue", None, main)
 }
 
-/// Who the event was about: the e-mails it names, or the company acted for.
+/// Who the event was about: the e-mails it names, at the top of its
+/// `after` or `before` or in their `member`, and the lists `emails` and
+/// `members`.
 fn subject(after: &serde_json::Value, before: &serde_json::Value) -> String {
-    let mut found = BTreeMap::new();
+    let mut found = BTreeSet::new();
     for value in [after, before] {
-        for key in ["email", "to_email", "from_email"] {
-            if let Some(e) = value.get(key).and_then(|v| v.as_str()) {
-                found.insert(e.to_string(), ());
+        for holder in [value, &value["member"]] {
+            for key in ["email", "to_email", "from_email"] {
+                found.extend(holder.get(key).and_then(|v| v.as_str()).map(str::to_string));
             }
         }
-        if let Some(list) = value.get("emails").and_then(|v| v.as_array()) {
-            for e in list.iter().filter_map(|v| v.as_str()) {
-                found.insert(e.to_string(), ());
-            }
+        for key in ["emails", "members"] {
+            let list = value.get(key).and_then(|v| v.as_array());
+            found.extend(
+                list.into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str())
+                    .map(str::to_string),
+            );
         }
     }
-    found.into_keys().collect::<Vec<_>>().join(", ")
+    found.into_iter().collect::<Vec<_>>().join(", ")
 }
 
 pub async fn audit(
@@ -186,7 +192,7 @@ pub async fn audit(
     let main = html! {
         h1 { "Audit" }
         (company_nav(company, "Audit"))
-        table {
+        (scrolling("What was done, newest first", html! { table {
             caption { "What was done, newest first" }
             (columns(&["When", "Who", "What", "For whom"]))
             tbody {
@@ -202,10 +208,29 @@ pub async fn audit(
                     }
                 }
             }
-        }
+        }}))
         @if let Some(next) = &page.next_cursor {
             p { a href={ "/companies/" (company.id) "/audit?cursor=" (next) } { "Next page" } }
         }
     };
     visitor.page("Audit", Some(company), main)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subject;
+    use serde_json::json;
+
+    #[test]
+    fn the_subject_is_every_email_the_event_names() {
+        let added = json!({"member": {"email": "ann@acme.io", "name": "Ann"}});
+        assert_eq!(subject(&added, &json!(null)), "ann@acme.io");
+        let allocated = json!({"members": ["b@acme.io", "a@acme.io"], "pool": {}});
+        assert_eq!(subject(&allocated, &json!({})), "a@acme.io, b@acme.io");
+        let moved = json!({"from_email": "a@acme.io", "to_email": "c@acme.io"});
+        assert_eq!(
+            subject(&moved, &json!({"member": {"email": "a@acme.io"}})),
+            "a@acme.io, c@acme.io"
+        );
+    }
 }

@@ -14,7 +14,7 @@ use seatkeeper_core::ports::StoreError;
 use seatkeeper_core::ServiceError;
 use std::sync::Arc;
 
-use super::shared::{columns, company, company_nav, CompanyVisit};
+use super::shared::{columns, company, company_nav, scrolling, CompanyVisit};
 use crate::visitor::{refused, Flash, Submission};
 use crate::{Console, Visitor};
 
@@ -183,7 +183,7 @@ pub async fn show(
                     p { (seats.licence_type) ": " (seats.needed) " seats needed, " (seats.available) " available." }
                 }
                 @if !import.problems.is_empty() {
-                    table {
+                    (scrolling("Problems", html! { table {
                         caption { "Problems (" (import.problems_total) ")" }
                         (columns(&["Row", "E-mail", "Reason"]))
                         tbody {
@@ -191,7 +191,7 @@ pub async fn show(
                                 tr { th scope="row" { (problem.row) } td { (problem.email) } td { (problem.reason) } }
                             }
                         }
-                    }
+                    }}))
                 }
                 @if previewed {
                     (visitor.form(&format!("{here}/confirm"), html! {

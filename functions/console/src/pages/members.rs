@@ -7,7 +7,7 @@ use maud::html;
 use seatkeeper_core::model::MemberRole;
 use seatkeeper_core::service::{Allocation, NewMember, ReleaseWhen, MAX_PAGE};
 
-use super::shared::{columns, company_nav, CompanyVisit, Params};
+use super::shared::{columns, company_nav, scrolling, CompanyVisit, Params};
 use crate::format::date;
 use crate::visitor::{message, Submission};
 
@@ -84,7 +84,7 @@ pub async fn list(
         }
         (visitor.form(&format!("{base}/allocate"), html! {
             input type="hidden" name="tab" value=(tab);
-            table {
+            (scrolling("Members", html! { table {
                 caption { "Members" }
                 (columns(&["Select", "Name", "Role", "Licence type", "Expires"]))
                 tbody {
@@ -102,7 +102,7 @@ pub async fn list(
                         }
                     }
                 }
-            }
+            }}))
             @if members.is_empty() { p { "No members here." } }
             p {
                 label for="licence_type" { "Licence type" }

@@ -7,7 +7,7 @@ use maud::{html, Markup};
 use seatkeeper_core::model::{Invoice, Order, OrderState};
 use seatkeeper_core::service::OrderRequest;
 
-use super::shared::{columns, company_nav, CompanyVisit, Params};
+use super::shared::{columns, company_nav, scrolling, CompanyVisit, Params};
 use crate::format::{date, local_time, money};
 use crate::visitor::{Flash, Submission};
 use crate::Visitor;
@@ -21,7 +21,7 @@ const TABS: [(&str, &str); 3] = [
 fn invoice_table(invoice: &Invoice) -> Markup {
     let currency = invoice.currency.as_str();
     html! {
-        table {
+        (scrolling("Invoice", html! { table {
             caption { "Invoice, actioned on " (date(invoice.actioned_on)) }
             (columns(&["Licence type", "Seats", "Price per seat per year", "Days charged", "Amount"]))
             tbody {
@@ -39,7 +39,7 @@ fn invoice_table(invoice: &Invoice) -> Markup {
                 th scope="row" colspan="4" { "Total" }
                 td { (money(invoice.total_minor, currency)) }
             } }
-        }
+        }}))
     }
 }
 
@@ -92,7 +92,7 @@ pub async fn list(
         @if orders.is_empty() {
             p { "No orders." }
         } @else {
-            table {
+            (scrolling("Orders", html! { table {
                 caption { "Orders" }
                 (columns(&["Order", "Licences", "Requested", "Amount", "Action"]))
                 tbody {
@@ -114,7 +114,7 @@ pub async fn list(
                         }
                     }
                 }
-            }
+            }}))
         }
     };
     visitor.page("Orders", Some(company), main)

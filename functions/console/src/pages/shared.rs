@@ -52,6 +52,14 @@ impl FromRequestParts<Arc<Console>> for CompanyVisit {
     }
 }
 
+/// A table that scrolls on its own when wider than the screen (a phone),
+/// so the page does not; focusable, so the keyboard can scroll it too.
+pub(crate) fn scrolling(label: &str, table: Markup) -> Markup {
+    html! {
+        div.scroll role="region" aria-label=(label) tabindex="0" { (table) }
+    }
+}
+
 /// A table's header row: one `<th scope="col">` a column.
 pub(crate) fn columns(names: &[&str]) -> Markup {
     html! {

@@ -561,3 +561,43 @@ async fn journey_two_through_the_pages() {
         .await;
     assert!(active.html.contains("learner2@acme.io"), "{}", active.html);
 }
+
+/// Allocate, then release at renewal: the seat stays until the term ends.
+#[tokio::test]
+async fn seats_are_allocated_and_released_from_the_licences_page() {
+    let (app, _am, company) = TestApp::with_company("2026-06-01", 5).await;
+    let lead_token = app.lead(&company).await;
+    app.add_learners(&lead_token, &company, &["ann@acme.io".to_string()])
+        .await;
+    let (mut lead, _) = Browser::sign_in(&app, "lead@acme.io", "manager", &company).await;
+    let members = format!("/companies/{company}/members");
+    let unlicensed = lead.get(&format!("{members}?tab=unlicensed")).await;
+    let csrf = unlicensed.csrf();
+    let allocated = lead
+        .post(
+            &format!("{members}/allocate"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("email", "ann@acme.io"),
+                ("licence_type", "standard"),
+                ("tab", "unlicensed"),
+            ],
+        )
+        .await;
+    let page = lead.get(allocated.location()).await;
+    assert!(page.html.contains("Allocated 1 licences."), "{}", page.html);
+    let released = lead
+        .post(
+            &format!("{members}/release"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("email", "ann@acme.io"),
+                ("effective", "renewal"),
+            ],
+        )
+        .await;
+    let page = lead.get(released.location()).await;
+    assert!(page.html.contains("Released 1 licences."), "{}", page.html);
+    let active = lead.get(&format!("{members}?tab=active")).await;
+    assert!(active.html.contains("ann@acme.io"), "{}", active.html);
+}

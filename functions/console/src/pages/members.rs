@@ -112,6 +112,13 @@ pub async fn list(
                     }
                 }
             }
+            p {
+                label for="effective" { "Release takes effect" }
+                select #effective name="effective" {
+                    option value="now" selected { "now" }
+                    option value="renewal" { "at renewal" }
+                }
+            }
             p.actions {
                 button type="submit" { "Allocate" }
                 @if tab == "expired" {
@@ -191,14 +198,23 @@ pub async fn select_all(Path(c): Path<String>, form: Submission) -> Response {
     })
 }
 
-/// Each selected member's seat, released now; stops at the first refusal.
+/// Each selected member's seat, released now or at renewal (a co-term
+/// seat, the API's `effective`); stops at the first refusal.
 pub async fn release(Path(c): Path<String>, form: Submission) -> Response {
     let service = &form.visitor.app().service;
+    let when = match ReleaseWhen::parse(form.fields.get("effective")) {
+        Ok(when) => when,
+        Err(e) => {
+            return form
+                .visitor
+                .after::<()>(Err(e), &back(&c, &form), |()| String::new())
+        }
+    };
     let mut released = 0;
     let mut result = Ok(());
     for email in form.fields.all("email") {
         match service
-            .release_licence(&form.visitor.caller, &c, &email, ReleaseWhen::Now)
+            .release_licence(&form.visitor.caller, &c, &email, when)
             .await
         {
             Ok(_) => released += 1,

@@ -54,6 +54,7 @@ journey('licences: add, search, allocate, release, audit, and the renewal landin
   // Release bob's seat.
   assert.deepEqual(await licenceTab(s, 'Active'), [api.LEAD_EMAIL, ann, bob].sort());
   await page.getByLabel(bob, { exact: true }).check();
+  await page.getByLabel('Release takes effect', { exact: true }).selectOption('now');
   await follow(s, page.getByRole('button', { name: 'Release', exact: true }));
   assert.equal(await look(s, 'released'), 'Licences');
   assert.match(await flash(page), /Released 1 licences/);

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test test-large lint fmt deps run watch openapi lambda-isolation template-lint build-lambda bench fuzz
+.PHONY: test test-browser test-large lint fmt deps run watch openapi lambda-isolation template-lint build-lambda bench fuzz
 
 ## The whole API on http://127.0.0.1:3000, on SQLite in ./data (SEATKEEPER_PORT
 ## and SEATKEEPER_DATA_DIR override). Needs only Rust.
@@ -20,14 +20,23 @@ watch:
 ## checks no local-only code reaches a Lambda, lints template.yaml (cfn-lint,
 ## sam validate --lint), runs the workspace's tests, runs the README's
 ## walkthrough against `make run`, then a journey through `cargo lambda watch`
-## on SQLite and on DynamoDB Local. The workspace's tests include the
-## fuzzer's short pass (fuzz/tests/short_pass.rs; `make fuzz` for the long one).
+## on SQLite and on DynamoDB Local, and last the console's browser tests
+## (`make test-browser`). The workspace's tests include the fuzzer's short
+## pass (fuzz/tests/short_pass.rs; `make fuzz` for the long one).
 test: deps lint lambda-isolation template-lint
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test -p seatkeeper-edge --features watch --lib
 	bash infra/scripts/readme-walkthrough.sh
 	bash infra/scripts/watch.sh walkthrough sqlite
 	bash infra/scripts/watch.sh walkthrough dynamodb
+	$(MAKE) --no-print-directory test-browser
+
+## The console's journeys in headless Chromium (tests/browser/README.md):
+## installs Debian's chromium and the pinned npm packages when missing, starts
+## the local server on a free port and an empty data directory, runs them with
+## axe-core on every page; screenshots in target/browser-screenshots/.
+test-browser:
+	bash infra/scripts/browser-tests.sh
 
 ## The tests too long for every run (minutes each, on DynamoDB Local): a
 ## 100 000-row CSV renewal confirmed through repeated 202 answers.
@@ -75,7 +84,7 @@ deps:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	python3 infra/scripts/module-cycles.py core/src infra/adapters/src functions/edge/src
+	python3 infra/scripts/module-cycles.py core/src infra/adapters/src functions/edge/src functions/console/src
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p seatkeeper-edge --all-targets --features watch -- -D warnings
 

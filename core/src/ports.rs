@@ -297,6 +297,10 @@ pub trait UploadTarget: Send + Sync {
     fn bucket(&self) -> &str;
     /// A URL for one `PUT` of `key`, valid for `expires_in_seconds`.
     async fn upload_url(&self, key: &str, expires_in_seconds: u64) -> Result<String, ObjectError>;
+    /// Stores `bytes` at `key` in [`Self::bucket`]: what a `PUT` of the
+    /// upload URL does, for a file that came through the server itself
+    /// (the console's upload form).
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), ObjectError>;
 }
 
 /// Reads uploaded objects (S3 on AWS, a directory locally), as a stream of

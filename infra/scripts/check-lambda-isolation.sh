@@ -3,8 +3,12 @@
 # package, as `cargo lambda build -p <fn>` resolves it, the dependency tree
 # holds no local-server crate (the /local/token route and the code that
 # accepts its tokens) and seatkeeper-edge is built without its `local`
-# feature (the event builder). The functions are those lambda_functions
-# (lib.sh) finds, so a new one is checked without being listed here.
+# feature (the event builder), and the function's own source names no
+# local-only stand-in (the event builder, /local/ routes): the console's
+# role-picker sign-in lives in the local server, never in the console
+# binary, which signs in only through Cognito. The functions are those
+# lambda_functions (lib.sh) finds, so a new one is checked without being
+# listed here.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,6 +22,10 @@ for function in "${functions[@]}"; do
   tree=$(cargo tree -q -p "$function" -e normal --prefix none -f '{p} [{f}]')
   if grep -q "^local-server " <<<"$tree"; then
     echo "FAIL: $function depends on local-server" >&2
+    status=1
+  fi
+  if grep -rlE 'local_event|/local/|local-server|local_server' "functions/$function/src" >&2; then
+    echo "FAIL: $function's source names local-only code (files above)" >&2
     status=1
   fi
   edge=$(grep -m1 "^seatkeeper-edge " <<<"$tree" || true)

@@ -5,6 +5,7 @@
 mod admin;
 mod authz;
 mod chaos;
+mod console;
 mod handlers;
 mod helpers;
 mod imports;

@@ -18,8 +18,9 @@ mod wiring;
 
 pub use lambda_http;
 pub use pipeline::{
-    caller_from, idempotency, json_response, parse_body, percent_decode, problem, problem_response,
-    App, Call, Outcome, Problem, Reply, Service, FINISH_MARGIN, MAX_BODY_BYTES, WORK_BUDGET,
+    caller_from, caller_from_claims, idempotency, json_response, parse_body, percent_decode,
+    problem, problem_response, App, Call, Outcome, Problem, Reply, Service, FINISH_MARGIN,
+    MAX_BODY_BYTES, WORK_BUDGET,
 };
 #[cfg(feature = "local")]
 pub use stand_ins::local_event;

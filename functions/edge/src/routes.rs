@@ -12,6 +12,15 @@ pub const ALLOCATE: &str = "allocate";
 pub const IMPORT_RENEWALS: &str = "import-renewals";
 pub const READ_API: &str = "read-api";
 pub const ADMIN_API: &str = "admin-api";
+/// The console's web pages (functions/console): not the API.
+pub const CONSOLE: &str = "console";
+
+/// The HTTP API routes that reach the console (method, path): its pages
+/// everywhere but `/v1`, whose more specific routes API Gateway picks
+/// first. The console routes within them itself and keeps its own session,
+/// so these have no JWT authorizer (the template test holds both).
+pub const CONSOLE_ROUTES: &[(&str, &str)] =
+    &[("GET", "/"), ("GET", "/{proxy+}"), ("POST", "/{proxy+}")];
 
 /// One route: method, path template (OpenAPI style), serving function, and
 /// what the caller does there (`None`: anyone signed in), so that a role

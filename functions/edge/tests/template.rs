@@ -1,8 +1,9 @@
 //! Holds template.yaml (the SAM stack) to the code it deploys:
 //!
 //! - every route of `seatkeeper_edge::routes::ROUTES` is an `HttpApi` event,
-//!   on the API, of the function that serves it, and the template wires no
-//!   other route;
+//!   on the API, of the function that serves it, and so is every route of
+//!   `CONSOLE_ROUTES` of the console, and the template wires no other route;
+//!   the console's routes, and only they, skip the JWT authorizer;
 //! - every package under functions/ (but edge, the shared library) is a
 //!   function of the template, built by cargo-lambda from its own directory
 //!   as its own binary, and the template has no other function;
@@ -13,8 +14,9 @@
 //!   to (a reference would be a circular dependency), is the same everywhere;
 //! - rights: no DynamoDB, S3 or SES action on `*`, no wildcard action, only
 //!   indexes that exist, `s3:PutObject` on `imports/*` for exactly the function
-//!   that serves `POST …/imports` (it presigns the upload), `s3:GetObject` on
-//!   `imports/*` for the function the upload triggers;
+//!   that serves `POST …/imports` (it presigns the upload) and the console
+//!   (its upload form stores the file), `s3:GetObject` on `imports/*` for the
+//!   function the upload triggers and those that preview;
 //! - every function has an error alarm, every queue a depth alarm, and every
 //!   asynchronously invoked function an on-failure destination.
 //!
@@ -25,7 +27,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use seatkeeper_adapters::dynamodb::table::{describe, TableSpec};
-use seatkeeper_edge::routes::{takes_long, RouteSpec, ROUTES};
+use seatkeeper_edge::routes::{takes_long, RouteSpec, CONSOLE, CONSOLE_ROUTES, ROUTES};
 use seatkeeper_edge::{FINISH_MARGIN, WORK_BUDGET};
 use serde_norway::{Mapping, Value};
 
@@ -328,6 +330,17 @@ fn route_differences(template: &Value, routes: &[RouteSpec]) -> Vec<String> {
                 .unwrap_or_default()
                 .to_ascii_uppercase();
             let path = props.get("Path").map(text).unwrap_or_default();
+            let unauthorized = props
+                .get("Auth")
+                .and_then(|a| a.get("Authorizer"))
+                .map(text)
+                .is_some_and(|a| a == "NONE");
+            if unauthorized != (function.name() == CONSOLE) {
+                problems.push(format!(
+                    "{method} {path} on {}: only the console's routes, and all of them, have Auth: {{Authorizer: NONE}}",
+                    function.name()
+                ));
+            }
             wired.insert((method, path, function.name()));
         }
     }
@@ -340,6 +353,11 @@ fn route_differences(template: &Value, routes: &[RouteSpec]) -> Vec<String> {
                 r.function.to_string(),
             )
         })
+        .chain(
+            CONSOLE_ROUTES
+                .iter()
+                .map(|(method, path)| (method.to_string(), path.to_string(), CONSOLE.to_string())),
+        )
         .collect();
     for (method, path, function) in served.difference(&wired) {
         problems.push(format!(
@@ -755,15 +773,18 @@ fn s3_rights_problems(template: &Value) -> Vec<String> {
         format!("arn:${{AWS::Partition}}:s3:::{format}/imports/*"),
         &variables,
     );
+    // The console's upload form stores and previews the file itself.
     let presigners: BTreeSet<&str> = ROUTES
         .iter()
         .filter(|r| r.method == "POST" && r.path.ends_with("/imports"))
         .map(|r| r.function)
+        .chain([CONSOLE])
         .collect();
     let previewers: BTreeSet<&str> = ROUTES
         .iter()
         .filter(|r| r.path.ends_with("/preview"))
         .map(|r| r.function)
+        .chain([CONSOLE])
         .collect();
     let mut problems = Vec::new();
     for function in functions(template) {

@@ -2,7 +2,8 @@
 //! the code, as `cargo lambda watch` reads it, through `cargo metadata`:
 //!
 //! - its router sends every route of `ROUTES` to the function that serves
-//!   it, and no other route anywhere;
+//!   it, and no other route anywhere (not the console's: it signs in only
+//!   through Cognito, so locally it is the local server's, at `/`);
 //! - it builds the functions with their `watch` feature, which every function
 //!   package has and which turns on the edge's;
 //! - every workspace member is a default member, so `cargo run --bin NAME`
@@ -137,7 +138,7 @@ fn every_function_runs_with_its_watch_feature() {
             ));
         }
     }
-    assert_eq!(functions, 7, "seven function packages under functions/");
+    assert_eq!(functions, 8, "eight function packages under functions/");
     assert_none(problems);
 }
 

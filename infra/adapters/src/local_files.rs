@@ -67,6 +67,10 @@ impl UploadTarget for LocalObjects {
             self.bucket
         ))
     }
+
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), ObjectError> {
+        LocalObjects::put(self, &self.bucket, key, bytes).await
+    }
 }
 
 fn not_found_or(path: &Path, e: std::io::Error) -> ObjectError {

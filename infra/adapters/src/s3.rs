@@ -78,6 +78,24 @@ impl UploadTarget for S3Uploads {
             })?;
         Ok(request.uri().to_string())
     }
+
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), ObjectError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(bytes.to_vec().into())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                ObjectError::Unavailable(format!(
+                    "PUT s3://{}/{key}: {}",
+                    self.bucket,
+                    DisplayErrorContext(&e)
+                ))
+            })
+    }
 }
 
 /// Reads objects from any bucket the client's credentials can read.

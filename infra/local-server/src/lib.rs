@@ -4,6 +4,8 @@
 //! `POST /local/token` stand in for Cognito; the code that mints and accepts
 //! them lives only in this crate, so no Lambda binary can contain it.
 
+mod sign_in;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -42,6 +44,8 @@ pub enum LocalError {
     DataDir(#[from] DataDirError),
     #[error("cannot open the store: {0}")]
     Store(#[from] seatkeeper_core::ports::StoreError),
+    #[error("cannot keep the console's session key: {0}")]
+    SessionKey(#[from] std::io::Error),
 }
 
 type Claims = HashMap<String, String>;
@@ -53,7 +57,8 @@ const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 
 /// The server's state: the functions' shared app, and the local stand-ins.
 pub struct Local {
-    app: App,
+    app: Arc<App>,
+    console: Arc<console::Console>,
     objects: Arc<LocalObjects>,
     clock: Arc<ManualClock>,
     outbox: PathBuf,
@@ -91,8 +96,11 @@ impl Local {
             clock.clone() as Arc<dyn Clock>,
         );
         let tokens_file = dir.join("tokens.json");
+        let app = Arc::new(app);
+        let console = console::Console::new(app.clone(), sign_in::session_key(dir)?);
         Ok(Arc::new(Self {
             app,
+            console,
             objects,
             clock,
             outbox,
@@ -105,10 +113,20 @@ impl Local {
     pub fn app(&self) -> &App {
         &self.app
     }
+
+    /// The console's state: its tests sign in with [`Local::console`]'s key.
+    pub fn console(&self) -> &Arc<console::Console> {
+        &self.console
+    }
 }
 
-/// Every route the local server answers.
+/// Every route the local server answers: the API under `/v1`, the
+/// local-only routes under `/local`, and the console everywhere else.
 pub fn router(local: Arc<Local>) -> Router {
+    let console = local.console.clone();
+    let sign_in = Router::new()
+        .route("/sign-in", get(sign_in::page).post(sign_in::submit))
+        .with_state(console.clone());
     Router::new()
         .route("/local/token", post(mint_token))
         .route("/local/outbox", get(outbox))
@@ -119,8 +137,10 @@ pub fn router(local: Arc<Local>) -> Router {
             put(put_object).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
         .fallback(api)
-        .layer(axum::middleware::from_fn(loopback_host_only))
         .with_state(local)
+        .merge(console::router(console))
+        .merge(sign_in)
+        .layer(axum::middleware::from_fn(loopback_host_only))
 }
 
 /// Refuses a request whose `Host` is not this machine's loopback name: a
@@ -354,6 +374,10 @@ async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Everything outside the API is the console's; it has no such page.
+    if !uri.path().starts_with("/v1/") {
+        return console::not_found_page().await;
+    }
     let claims = match headers
         .get("authorization")
         .map(|v| v.to_str().unwrap_or_default())

@@ -21,7 +21,13 @@ pub fn caller_from(request: &Request) -> Result<Caller, Problem> {
     };
     let claims = claims
         .ok_or_else(|| Problem::unauthorized("no credentials: sign in and send a bearer token"))?;
-    let claim = |name: &str| claims.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+    caller_from_claims(|name| claims.get(name).map(String::as_str))
+}
+
+/// The caller from a set of verified claims (the authorizer's, or those a
+/// console session holds): one reading of them for the API and the console.
+pub fn caller_from_claims<'a>(claims: impl Fn(&str) -> Option<&'a str>) -> Result<Caller, Problem> {
+    let claim = |name: &str| claims(name).map(str::trim).filter(|v| !v.is_empty());
     let user_id = claim("sub").ok_or_else(|| Problem::unauthorized("the token has no subject"))?;
     let email = claim("email")
         .and_then(|e| Email::parse(e).ok())

@@ -27,7 +27,7 @@ use seatkeeper_core::{Caller, Seatkeeper};
 use serde::de::DeserializeOwned;
 
 use crate::routes::{lookup, Lookup, Matched, RouteName};
-pub use claims::caller_from;
+pub use claims::{caller_from, caller_from_claims};
 use idempotency::Idempotency;
 use outcome::outcome_response;
 pub use outcome::{json_response, problem_response, Outcome, Reply};

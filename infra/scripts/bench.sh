@@ -4,6 +4,9 @@
 #
 #   bench.sh            the benches, the cold starts, the Lambda sizes
 #
+# COLDSTART="read-api ..." limits the cold starts to those functions (each
+# is a release build of its own: minutes apiece on a small machine).
+#
 # Runs, on optimised builds: benches/expiry.rs, benches/import.rs,
 # benches/http.rs (the local server under wrk, on loopback; wrk comes from
 # Debian's packages, installed here when missing), then
@@ -25,7 +28,8 @@ mkdir -p "$target"
 out="$target/bench.log"
 : >"$out"
 cargo bench --bench expiry --bench import --bench http 2>&1 | tee -a "$out"
-bash infra/scripts/coldstart.sh 2>&1 | tee -a "$out"
+# shellcheck disable=SC2086 # COLDSTART is a list of names
+bash infra/scripts/coldstart.sh ${COLDSTART:-} 2>&1 | tee -a "$out"
 
 list="$(lambda_functions)"
 mapfile -t functions <<<"$list"

@@ -4,6 +4,9 @@
 # the Lambda Runtime API emulator of infra/coldstart on loopback.
 #
 #   coldstart.sh            every function, RUNS (15) cold starts each
+#   coldstart.sh NAME...    only these functions (and the bare binary)
+#   PROFILE=bench coldstart.sh   the bench profile instead of release (no
+#                                LTO: minutes less to build; both sides alike)
 #
 # Builds for this machine (the same release profile as the arm64 Lambdas),
 # each function on its own `-p` so its features resolve as `sam build`
@@ -21,15 +24,22 @@ cd "$root"
 target="${CARGO_TARGET_DIR:-target}"
 events="$target/coldstart-events"
 mkdir -p "$events"
-list="$(lambda_functions)"
-mapfile -t functions <<<"$list"
+if [[ $# -gt 0 ]]; then
+  functions=("$@")
+else
+  list="$(lambda_functions)"
+  mapfile -t functions <<<"$list"
+fi
 
-log "cargo build --release -p coldstart"
-cargo build --release -p coldstart
+profile="${PROFILE:-release}"
+log "cargo build --profile $profile -p coldstart"
+cargo build --profile "$profile" -p coldstart
 for function in "${functions[@]}"; do
-  log "cargo build --release -p $function"
-  cargo build --release -p "$function"
+  log "cargo build --profile $profile -p $function"
+  cargo build --profile "$profile" -p "$function"
 done
+# The bench profile's binaries land in release/ too.
+bin="$target/release"
 
 python3 - "$events" <<'PY'
 import json, sys
@@ -52,18 +62,18 @@ json.dump({"time": "not a time"}, open(f"{out}/schedule.json", "w"))
 json.dump({}, open(f"{out}/bare.json", "w"))
 PY
 
-args=("bare=$target/release/bare-lambda=$events/bare.json")
+args=("bare=$bin/bare-lambda=$events/bare.json")
 for function in "${functions[@]}"; do
   case "$function" in
     import-renewals) event=s3.json ;;
     daily-expiry-check) event=schedule.json ;;
     *) event=http.json ;;
   esac
-  args+=("$function=$target/release/$function=$events/$event")
+  args+=("$function=$bin/$function=$events/$event")
 done
 
 env TABLE_NAME=seatkeeper SENDER_EMAIL=noreply@example.com APP_BASE_URL=https://app.example.com \
   IMPORTS_BUCKET=imports AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=coldstart AWS_SECRET_ACCESS_KEY=coldstart \
   AWS_EC2_METADATA_DISABLED=true AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
   AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/coldstart AWS_LAMBDA_LOG_STREAM_NAME=coldstart \
-  "$target/release/coldstart" --runs "${RUNS:-15}" "${args[@]}"
+  "$bin/coldstart" --runs "${RUNS:-15}" "${args[@]}"

@@ -85,17 +85,17 @@ fn main() -> Result<(), HarnessError> {
     }
     println!("| binary | init median (ms) | first invoke median (ms) | runs | error answers |");
     println!("|---|---:|---:|---:|---:|");
-    for target in &mut targets {
-        let init = median_ms(&mut target.init);
-        let first = median_ms(&mut target.first);
+    let medians: Vec<(f64, f64)> = targets
+        .iter_mut()
+        .map(|t| (median_ms(&mut t.init), median_ms(&mut t.first)))
+        .collect();
+    for (target, (init, first)) in targets.iter().zip(&medians) {
         println!(
             "| `{}` | {init:.2} | {first:.2} | {runs} | {} |",
             target.name, target.errors
         );
     }
-    for target in &targets {
-        let init = median_ms(&mut target.init.clone());
-        let first = median_ms(&mut target.first.clone());
+    for (target, (init, first)) in targets.iter().zip(&medians) {
         println!("figure\tcoldstart.init.{}\t{init:.2}", target.name);
         println!("figure\tcoldstart.first.{}\t{first:.2}", target.name);
     }
@@ -162,7 +162,7 @@ fn stop(child: &mut Child) {
 /// The runtime API: one thread a connection (the runtime keeps the polling
 /// connection open while it posts the answer on another).
 fn serve(listener: TcpListener, event: &[u8], name: &str, seen: &Sender<Seen>) {
-    let mut polls = 0;
+    let mut connections = 0;
     for stream in listener.incoming() {
         let Ok(stream) = stream else { return };
         let Ok(reader) = stream.try_clone() else {
@@ -171,8 +171,8 @@ fn serve(listener: TcpListener, event: &[u8], name: &str, seen: &Sender<Seen>) {
         let event = event.to_vec();
         let name = name.to_string();
         let seen = seen.clone();
-        polls += 1;
-        let first_connection = polls == 1;
+        connections += 1;
+        let first_connection = connections == 1;
         std::thread::spawn(move || {
             connection(reader, stream, &event, &name, &seen, first_connection)
         });

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use seatkeeper_adapters::dynamodb::DynamoStore;
 use seatkeeper_core::ports::{
-    MailError, Mailer, ObjectError, ObjectReader, OutgoingEmail, SystemClock, UploadTarget,
+    ItemStore, MailError, Mailer, ObjectError, ObjectReader, OutgoingEmail, SystemClock,
+    UploadTarget,
 };
 use seatkeeper_core::service::Settings;
 use seatkeeper_core::Seatkeeper;
@@ -20,6 +21,9 @@ pub struct Config {
     pub configuration_set: Option<String>,
     pub app_base_url: String,
     pub imports_bucket: String,
+    /// `WARM_CONNECTION=true`: one read during init, so that the first
+    /// request does not pay the TLS handshake and credential lookup (#15).
+    pub warm_connection: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +44,7 @@ impl Config {
             configuration_set: get("SES_CONFIGURATION_SET").filter(|v| !v.is_empty()),
             app_base_url: required("APP_BASE_URL")?,
             imports_bucket: required("IMPORTS_BUCKET")?,
+            warm_connection: get("WARM_CONNECTION").is_some_and(|v| v == "true"),
         })
     }
 }
@@ -87,6 +92,9 @@ macro_rules! http_lambda_main {
 pub async fn on_aws(config: Config) -> App {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name);
+    if config.warm_connection {
+        warm(&store).await;
+    }
     #[cfg(feature = "aws-ses")]
     let mailer: Arc<dyn Mailer> = Arc::new(seatkeeper_adapters::ses::SesMailer::new(
         aws_sdk_sesv2::Client::new(&sdk),
@@ -119,6 +127,25 @@ pub async fn on_aws(config: Config) -> App {
         settings,
     );
     App::new(service, uploads, objects)
+}
+
+/// How long init waits for the warming read; past it the first request
+/// pays the handshake, as it would without warming.
+const WARM_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// One read of an item that never exists: it opens the connection (TCP,
+/// TLS) and resolves the credentials while Lambda's init runs. Its answer
+/// and any failure are of no interest; a real request reports its own.
+async fn warm(store: &DynamoStore) {
+    let key = seatkeeper_core::ports::Key {
+        pk: "WARM".into(),
+        sk: "WARM".into(),
+    };
+    let read = tokio::time::timeout(WARM_LIMIT, store.get(&key)).await;
+    tracing::debug!(
+        ok = matches!(read, Ok(Ok(_))),
+        "warmed the store connection"
+    );
 }
 
 /// The mailer, upload target and object reader of a function built without
@@ -191,5 +218,6 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(config.configuration_set, None);
+        assert!(!config.warm_connection);
     }
 }

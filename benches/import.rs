@@ -23,6 +23,14 @@ use seatkeeper_test_support::fixtures::{
 use seatkeeper_test_support::mail::NoMail;
 
 type Service = Seatkeeper<Arc<dyn ItemStore>, Arc<ManualClock>, Arc<NoMail>>;
+type Error = Box<dyn std::error::Error>;
+
+/// The service, its store and the local "S3" on the benchmark's directory.
+struct Bench {
+    svc: Service,
+    store: Arc<dyn ItemStore>,
+    objects: LocalObjects,
+}
 
 /// The process's peak resident memory so far (Linux `VmHWM`), in MiB.
 fn peak_mib() -> f64 {
@@ -36,21 +44,22 @@ fn peak_mib() -> f64 {
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
-/// The service and the local "S3" on the benchmark's directory.
-fn open(
-    dir: &Path,
-) -> Result<(Service, Arc<dyn ItemStore>, LocalObjects), Box<dyn std::error::Error>> {
+fn open(dir: &Path) -> Result<Bench, Error> {
     let store: Arc<dyn ItemStore> = Arc::new(SqliteStore::open(&dir.join("bench.sqlite"))?);
     let clock = Arc::new(ManualClock::at(date("2026-11-22")));
     let svc = Seatkeeper::new(store.clone(), clock, Arc::new(NoMail), Settings::default());
     let objects = LocalObjects::new(dir.join("s3"), "imports", "http://127.0.0.1:3000");
-    Ok((svc, store, objects))
+    Ok(Bench {
+        svc,
+        store,
+        objects,
+    })
 }
 
 /// The child process: previews the uploaded `key` and prints its time and
 /// this process's peak memory, one `figure` line each.
-async fn preview_only(dir: &Path, key: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let (svc, _, objects) = open(dir)?;
+async fn preview_only(dir: &Path, key: &str) -> Result<(), Error> {
+    let Bench { svc, objects, .. } = open(dir)?;
     let bytes = std::fs::read_to_string(dir.join("csv-bytes"))
         .ok()
         .and_then(|s| s.trim().parse::<f64>().ok())
@@ -76,7 +85,7 @@ async fn preview_only(dir: &Path, key: &str) -> Result<(), Box<dyn std::error::E
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().collect();
     if let [_, mode, dir, key] = args.as_slice() {
         if mode == "preview" {
@@ -89,7 +98,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         1_000
     };
     let dir = tempfile::TempDir::new()?;
-    let (svc, store, objects) = open(dir.path())?;
+    let Bench {
+        svc,
+        store,
+        objects,
+    } = open(dir.path())?;
     let am = account_manager();
     let input = new_company("Big Co")
         .timezone(None)

@@ -72,6 +72,7 @@ for function in "${functions[@]}"; do
   args+=("$function=$bin/$function=$events/$event")
 done
 
+# shellcheck disable=SC2016 # $LATEST is Lambda's literal version name
 env TABLE_NAME=seatkeeper SENDER_EMAIL=noreply@example.com APP_BASE_URL=https://app.example.com \
   IMPORTS_BUCKET=imports AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=coldstart AWS_SECRET_ACCESS_KEY=coldstart \
   AWS_EC2_METADATA_DISABLED=true AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \

@@ -10,7 +10,8 @@
 # cargo-lambda and ziglang (the cross linker) come from PyPI into the
 # git-ignored .venv/, pinned in versions.sh. Each package is built on its own
 # (`-p NAME`), so its features resolve as `sam build` resolves them, never
-# unified with the local server's. Output: target/lambda/NAME/bootstrap.
+# unified with the local server's. Output: target/lambda/NAME/bootstrap
+# (under CARGO_TARGET_DIR when set).
 #
 # Cross-compiling needs the Rust standard library for the target. Where it is
 # missing and rustup exists, this adds it (`rustup target add`); where that
@@ -57,12 +58,13 @@ for package in "${packages[@]}"; do
 done
 
 # The sizes table of docs/DEPLOY.md: stripped bytes, MiB, and the deflated
-# zip Lambda is given.
+# zip Lambda is given. cargo-lambda writes under the cargo target directory.
+lambda_dir="${CARGO_TARGET_DIR:-target}/lambda"
 for package in "${packages[@]}"; do
-  [[ -f "target/lambda/$package/bootstrap" ]] || die "target/lambda/$package/bootstrap was not built"
+  [[ -f "$lambda_dir/$package/bootstrap" ]] || die "$lambda_dir/$package/bootstrap was not built"
 done
 echo
-python3 - "${packages[@]}" <<'PY'
+python3 - "$lambda_dir" "${packages[@]}" <<'PY'
 import io, os, sys, zipfile
 
 def spaced(n):
@@ -70,8 +72,8 @@ def spaced(n):
 
 print("| function | bootstrap (bytes) | MiB | zip (bytes) |")
 print("|---|---:|---:|---:|")
-for package in sorted(sys.argv[1:]):
-    path = f"target/lambda/{package}/bootstrap"
+for package in sorted(sys.argv[2:]):
+    path = f"{sys.argv[1]}/{package}/bootstrap"
     size = os.path.getsize(path)
     packed = io.BytesIO()
     with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -81,6 +83,6 @@ PY
 if command -v file >/dev/null 2>&1; then
   echo
   for package in "${packages[@]}"; do
-    file -b "target/lambda/$package/bootstrap" | sed "s|^|$package: |"
+    file -b "$lambda_dir/$package/bootstrap" | sed "s|^|$package: |"
   done
 fi

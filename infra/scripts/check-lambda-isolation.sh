@@ -2,8 +2,9 @@
 # Proves the local-only code never reaches a Lambda binary: for each function
 # package, as `cargo lambda build -p <fn>` resolves it, the dependency tree
 # holds no local-server crate (the /local/token route and the code that
-# accepts its tokens) and seatkeeper-edge is built without its `local`
-# feature (the event builder), and the function's own source names no
+# accepts its tokens); seatkeeper-edge is built with its `aws` feature and
+# at most `aws-s3` and `aws-ses` (never `local`, the event builder), and no
+# SDK client it does not wire; and the function's own source names no
 # local-only stand-in (the event builder, /local/ routes): the console's
 # role-picker sign-in lives in the local server, never in the console
 # binary, which signs in only through Cognito. The functions are those
@@ -29,10 +30,29 @@ for function in "${functions[@]}"; do
     status=1
   fi
   edge=$(grep -m1 "^seatkeeper-edge " <<<"$tree" || true)
-  if [[ "$edge" != *"[aws]"* ]]; then
-    echo "FAIL: $function builds seatkeeper-edge with features other than exactly [aws]: $edge" >&2
+  features="${edge##*[}"
+  features="${features%]}"
+  IFS=, read -ra wired <<<"$features"
+  if [[ " ${wired[*]} " != *" aws "* ]]; then
+    echo "FAIL: $function builds seatkeeper-edge without its aws feature: $edge" >&2
     status=1
   fi
+  for feature in "${wired[@]}"; do
+    case "$feature" in
+      aws | aws-s3 | aws-ses) ;;
+      *)
+        echo "FAIL: $function builds seatkeeper-edge with $feature (only aws, aws-s3, aws-ses): $edge" >&2
+        status=1
+        ;;
+    esac
+  done
+  # A client the function does not wire is not linked either (#15).
+  for pair in aws-ses:aws-sdk-sesv2 aws-s3:aws-sdk-s3; do
+    if [[ " ${wired[*]} " != *" ${pair%%:*} "* ]] && grep -q "^${pair#*:} " <<<"$tree"; then
+      echo "FAIL: $function links ${pair#*:} without seatkeeper-edge's ${pair%%:*}" >&2
+      status=1
+    fi
+  done
 done
 [[ $status -eq 0 ]] || die "local-only code reaches a Lambda (${#functions[@]} functions checked)"
 echo "lambda isolation: ${#functions[@]} functions, no local-only code"

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use seatkeeper_adapters::dynamodb::DynamoStore;
-use seatkeeper_adapters::s3::{S3Objects, S3Uploads};
-use seatkeeper_adapters::ses::SesMailer;
-use seatkeeper_core::ports::SystemClock;
+use seatkeeper_core::ports::{
+    ItemStore, MailError, Mailer, ObjectError, ObjectReader, OutgoingEmail, SystemClock,
+    UploadTarget,
+};
 use seatkeeper_core::service::Settings;
 use seatkeeper_core::Seatkeeper;
 
@@ -20,6 +21,9 @@ pub struct Config {
     pub configuration_set: Option<String>,
     pub app_base_url: String,
     pub imports_bucket: String,
+    /// `WARM_CONNECTION=true`: one read during init, so that the first
+    /// request does not pay the TLS handshake and credential lookup (#15).
+    pub warm_connection: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +44,7 @@ impl Config {
             configuration_set: get("SES_CONFIGURATION_SET").filter(|v| !v.is_empty()),
             app_base_url: required("APP_BASE_URL")?,
             imports_bucket: required("IMPORTS_BUCKET")?,
+            warm_connection: get("WARM_CONNECTION").is_some_and(|v| v == "true"),
         })
     }
 }
@@ -81,27 +86,113 @@ macro_rules! http_lambda_main {
     };
 }
 
-/// The app on DynamoDB, SES and S3.
+/// The app on DynamoDB, plus SES and S3 where the function was built with
+/// `aws-ses` or `aws-s3`; without them those ports refuse (see [`Unwired`]),
+/// so a function neither links nor builds a client it does not use.
 pub async fn on_aws(config: Config) -> App {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name);
-    let mailer = SesMailer::new(
+    if config.warm_connection {
+        warm(&store).await;
+    }
+    #[cfg(feature = "aws-ses")]
+    let mailer: Arc<dyn Mailer> = Arc::new(seatkeeper_adapters::ses::SesMailer::new(
         aws_sdk_sesv2::Client::new(&sdk),
         config.sender_email,
         config.configuration_set,
-    );
-    let s3 = aws_sdk_s3::Client::new(&sdk);
-    let uploads = S3Uploads::new(s3.clone(), config.imports_bucket);
+    ));
+    #[cfg(not(feature = "aws-ses"))]
+    let mailer: Arc<dyn Mailer> = Arc::new(Unwired);
+    #[cfg(feature = "aws-s3")]
+    let (uploads, objects): (Arc<dyn UploadTarget>, Arc<dyn ObjectReader>) = {
+        let s3 = aws_sdk_s3::Client::new(&sdk);
+        (
+            Arc::new(seatkeeper_adapters::s3::S3Uploads::new(
+                s3.clone(),
+                config.imports_bucket,
+            )),
+            Arc::new(seatkeeper_adapters::s3::S3Objects::new(s3)),
+        )
+    };
+    #[cfg(not(feature = "aws-s3"))]
+    let (uploads, objects): (Arc<dyn UploadTarget>, Arc<dyn ObjectReader>) =
+        (Arc::new(Unwired), Arc::new(Unwired));
     let settings = Settings {
         app_base_url: config.app_base_url,
     };
     let service = Seatkeeper::new(
         Arc::new(store) as _,
         Arc::new(SystemClock) as _,
-        Arc::new(mailer) as _,
+        mailer,
         settings,
     );
-    App::new(service, Arc::new(uploads), Arc::new(S3Objects::new(s3)))
+    App::new(service, uploads, objects)
+}
+
+/// How long init waits for the warming read; past it the first request
+/// pays the handshake, as it would without warming.
+const WARM_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// One read of an item that never exists: it opens the connection (TCP,
+/// TLS) and resolves the credentials while Lambda's init runs. Its answer
+/// and any failure are of no interest; a real request reports its own.
+async fn warm(store: &DynamoStore) {
+    let key = seatkeeper_core::ports::Key {
+        pk: "WARM".into(),
+        sk: "WARM".into(),
+    };
+    let read = tokio::time::timeout(WARM_LIMIT, store.get(&key)).await;
+    tracing::debug!(
+        ok = matches!(read, Ok(Ok(_))),
+        "warmed the store connection"
+    );
+}
+
+/// The mailer, upload target and object reader of a function built without
+/// that client: each call is refused as unavailable. No use case of such a
+/// function reaches them (the features each function builds with are in
+/// docs/DEPLOY.md).
+#[derive(Debug, Clone, Copy)]
+pub struct Unwired;
+
+const UNWIRED: &str = "this function is built without that AWS client";
+
+#[async_trait::async_trait]
+impl Mailer for Unwired {
+    async fn send(&self, _: &OutgoingEmail) -> Result<(), MailError> {
+        Err(MailError::Unavailable(UNWIRED.into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl UploadTarget for Unwired {
+    fn bucket(&self) -> &str {
+        ""
+    }
+
+    async fn upload_url(&self, _: &str, _: u64) -> Result<String, ObjectError> {
+        Err(ObjectError::Unavailable(UNWIRED.into()))
+    }
+
+    async fn put(&self, _: &str, _: &[u8]) -> Result<(), ObjectError> {
+        Err(ObjectError::Unavailable(UNWIRED.into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectReader for Unwired {
+    async fn size(&self, _: &str, _: &str) -> Result<u64, ObjectError> {
+        Err(ObjectError::Unavailable(UNWIRED.into()))
+    }
+
+    async fn read_chunks(
+        &self,
+        _: &str,
+        _: &str,
+        _: &mut (dyn for<'c> FnMut(&'c [u8]) -> bool + Send),
+    ) -> Result<(), ObjectError> {
+        Err(ObjectError::Unavailable(UNWIRED.into()))
+    }
 }
 
 #[cfg(test)]
@@ -131,5 +222,6 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(config.configuration_set, None);
+        assert!(!config.warm_connection);
     }
 }

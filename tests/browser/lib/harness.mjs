@@ -28,7 +28,6 @@ export function journey(name, fn, { slug, javaScript = true, timeout = 120_000 }
     try {
       await fn(s);
       assertEveryPageChecked(s);
-      for (const note of s.notes) t.diagnostic(`wider than a phone: ${note}`);
     } catch (error) {
       try {
         await s.page.screenshot({ path: join(SCREENSHOTS, `${s.slug}-FAILED.png`), fullPage: true });

@@ -74,7 +74,10 @@ done
 
 # shellcheck disable=SC2016 # $LATEST is Lambda's literal version name
 env TABLE_NAME=seatkeeper SENDER_EMAIL=noreply@example.com APP_BASE_URL=https://app.example.com \
-  IMPORTS_BUCKET=imports AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=coldstart AWS_SECRET_ACCESS_KEY=coldstart \
+  IMPORTS_BUCKET=imports SESSION_KEY=coldstart-session-key-0123456789abcdef0123456789 \
+  COGNITO_DOMAIN=https://auth.example.com COGNITO_CLIENT_ID=coldstart \
+  COGNITO_ISSUER=https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_coldstart \
+  AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=coldstart AWS_SECRET_ACCESS_KEY=coldstart \
   AWS_EC2_METADATA_DISABLED=true AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
   AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/coldstart AWS_LAMBDA_LOG_STREAM_NAME=coldstart \
   "$bin/coldstart" --runs "${RUNS:-15}" "${args[@]}"

@@ -139,18 +139,51 @@ impl ChaosCounts {
 /// after the write went through. Reads always go through.
 pub struct ChaosStore {
     inner: std::sync::Arc<dyn ItemStore>,
-    rng: Mutex<fastrand::Rng>,
-    /// Out of 1 000 transactions, how many fail.
-    per_mille: AtomicU64,
+    dice: Dice,
     counts: Mutex<ChaosCounts>,
+}
+
+/// A seeded chance of a fault, `per_mille` in 1 000 calls, that counts the
+/// faults it gave: what each chaos port rolls before passing a call on.
+struct Dice {
+    rng: Mutex<fastrand::Rng>,
+    per_mille: AtomicU64,
+    fired: AtomicU64,
+}
+
+impl Dice {
+    fn new(seed: u64, per_mille: u64) -> Self {
+        Self {
+            rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+            per_mille: AtomicU64::new(per_mille),
+            fired: AtomicU64::new(0),
+        }
+    }
+
+    fn arm(&self, per_mille: u64) {
+        self.per_mille.store(per_mille, Ordering::SeqCst);
+    }
+
+    fn fired(&self) -> u64 {
+        self.fired.load(Ordering::SeqCst)
+    }
+
+    /// `None` when this call goes through; else the fault's kind, drawn
+    /// by `kind` from the same generator.
+    fn roll<T>(&self, kind: impl FnOnce(&mut fastrand::Rng) -> T) -> Option<T> {
+        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        (rng.u64(0..1000) < self.per_mille.load(Ordering::SeqCst)).then(|| {
+            self.fired.fetch_add(1, Ordering::SeqCst);
+            kind(&mut rng)
+        })
+    }
 }
 
 impl ChaosStore {
     pub fn new(inner: std::sync::Arc<dyn ItemStore>, seed: u64, per_mille: u64) -> Self {
         Self {
             inner,
-            rng: Mutex::new(fastrand::Rng::with_seed(seed)),
-            per_mille: AtomicU64::new(per_mille),
+            dice: Dice::new(seed, per_mille),
             counts: Mutex::new(ChaosCounts::default()),
         }
     }
@@ -162,7 +195,7 @@ impl ChaosStore {
 
     /// Faults from now on, `per_mille` of every 1 000 transactions.
     pub fn arm(&self, per_mille: u64) {
-        self.per_mille.store(per_mille, Ordering::SeqCst);
+        self.dice.arm(per_mille);
     }
 
     pub fn counts(&self) -> ChaosCounts {
@@ -172,8 +205,7 @@ impl ChaosStore {
     /// The fault for the next transaction, if any: 0 race, 1 throttled,
     /// 2 outage, 3 lost reply.
     fn draw(&self) -> Option<u32> {
-        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-        (rng.u64(0..1000) < self.per_mille.load(Ordering::SeqCst)).then(|| rng.u32(0..4))
+        self.dice.roll(|rng| rng.u32(0..4))
     }
 }
 
@@ -232,9 +264,7 @@ impl ItemStore for ChaosStore {
 /// SES offers no way to send exactly once then).
 pub struct ChaosMailer {
     inner: std::sync::Arc<dyn seatkeeper_core::ports::Mailer>,
-    rng: Mutex<fastrand::Rng>,
-    per_mille: AtomicU64,
-    refused: AtomicU64,
+    dice: Dice,
 }
 
 impl ChaosMailer {
@@ -245,19 +275,17 @@ impl ChaosMailer {
     ) -> Self {
         Self {
             inner,
-            rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x6d61_696c)),
-            per_mille: AtomicU64::new(per_mille),
-            refused: AtomicU64::new(0),
+            dice: Dice::new(seed ^ 0x6d61_696c, per_mille),
         }
     }
 
     pub fn arm(&self, per_mille: u64) {
-        self.per_mille.store(per_mille, Ordering::SeqCst);
+        self.dice.arm(per_mille);
     }
 
     /// Sends refused so far.
     pub fn refused(&self) -> u64 {
-        self.refused.load(Ordering::SeqCst)
+        self.dice.fired()
     }
 }
 
@@ -268,20 +296,10 @@ impl seatkeeper_core::ports::Mailer for ChaosMailer {
         email: &seatkeeper_core::ports::OutgoingEmail,
     ) -> Result<(), seatkeeper_core::ports::MailError> {
         use seatkeeper_core::ports::MailError;
-        let refuse = {
-            let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-            (rng.u64(0..1000) < self.per_mille.load(Ordering::SeqCst)).then(|| rng.bool())
-        };
-        match refuse {
+        match self.dice.roll(|rng| rng.bool()) {
             None => self.inner.send(email).await,
-            Some(throttled) => {
-                self.refused.fetch_add(1, Ordering::SeqCst);
-                Err(if throttled {
-                    MailError::Throttled
-                } else {
-                    MailError::Unavailable("injected outage".into())
-                })
-            }
+            Some(true) => Err(MailError::Throttled),
+            Some(false) => Err(MailError::Unavailable("injected outage".into())),
         }
     }
 }
@@ -291,9 +309,7 @@ impl seatkeeper_core::ports::Mailer for ChaosMailer {
 /// half-way through the file, after part of it was read.
 pub struct ChaosObjects {
     inner: std::sync::Arc<dyn seatkeeper_core::ports::ObjectReader>,
-    rng: Mutex<fastrand::Rng>,
-    per_mille: AtomicU64,
-    failed: AtomicU64,
+    dice: Dice,
 }
 
 impl ChaosObjects {
@@ -304,29 +320,22 @@ impl ChaosObjects {
     ) -> Self {
         Self {
             inner,
-            rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x6f62_6a73)),
-            per_mille: AtomicU64::new(per_mille),
-            failed: AtomicU64::new(0),
+            dice: Dice::new(seed ^ 0x6f62_6a73, per_mille),
         }
     }
 
     pub fn arm(&self, per_mille: u64) {
-        self.per_mille.store(per_mille, Ordering::SeqCst);
+        self.dice.arm(per_mille);
     }
 
     /// Reads failed so far.
     pub fn failed(&self) -> u64 {
-        self.failed.load(Ordering::SeqCst)
+        self.dice.fired()
     }
 
     /// Whether the next read fails; counted when it does.
     fn fails(&self) -> bool {
-        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-        let fails = rng.u64(0..1000) < self.per_mille.load(Ordering::SeqCst);
-        if fails {
-            self.failed.fetch_add(1, Ordering::SeqCst);
-        }
-        fails
+        self.dice.roll(|_| ()).is_some()
     }
 }
 

@@ -543,28 +543,22 @@ async fn trial_season(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
             break;
         }
     }
-    // The rest with "Select All", resumed until done.
+    // The rest with "Select All": asked again when its answer was lost (it
+    // finds its job), resumed while it answers 202.
     let all = json!({"licence_type": "standard", "all_expired": true});
-    let mut answer = client
-        .act(
-            routes::ALLOCATE,
-            "POST",
-            &format!("{base}/allocations"),
-            partner_admin(),
-            all.clone(),
-        )
-        .await;
+    let mut next = (format!("{base}/allocations"), all);
     for _ in 0..TRIES {
+        let (path, body) = &next;
+        let answer = client
+            .act(
+                routes::ALLOCATE,
+                "POST",
+                path,
+                partner_admin(),
+                body.clone(),
+            )
+            .await;
         if answer.code() == "idempotency_effect_committed" {
-            answer = client
-                .act(
-                    routes::ALLOCATE,
-                    "POST",
-                    &format!("{base}/allocations"),
-                    partner_admin(),
-                    all.clone(),
-                )
-                .await;
             continue;
         }
         let Some(job) = answer.body["allocation_id"]
@@ -573,16 +567,7 @@ async fn trial_season(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
         else {
             break;
         };
-        let resume = format!("{base}/allocations/{job}/resume");
-        answer = client
-            .act(
-                routes::ALLOCATE,
-                "POST",
-                &resume,
-                partner_admin(),
-                json!({}),
-            )
-            .await;
+        next = (format!("{base}/allocations/{job}/resume"), json!({}));
     }
 
     rig.heal();

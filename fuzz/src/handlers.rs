@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+use base64::Engine;
 use chrono::NaiveDate;
 use seatkeeper_adapters::sqlite::SqliteStore;
 use seatkeeper_core::caller::Action;
@@ -62,24 +63,10 @@ fn claims(email: &str, role: &str, company: Option<&str>) -> Value {
     claims
 }
 
-/// Standard base64 with padding, as API Gateway encodes binary bodies.
+/// Standard base64 with padding (RFC 4648 §4), as API Gateway encodes
+/// binary bodies.
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// The sample event as a `method` request for `path` with `body`.

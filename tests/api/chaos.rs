@@ -225,6 +225,25 @@ impl Rig {
         }
     }
 
+    /// Creates a company as `claims`' holder, then arms the faults: the
+    /// company is made first because its id is only in the answer, which a
+    /// client that lost it could not find again.
+    async fn company_then_faults(
+        &self,
+        client: &mut Client<'_>,
+        claims: Value,
+        body: Value,
+    ) -> String {
+        let created = client
+            .act(routes::ADMIN_API, "POST", "/v1/companies", claims, body)
+            .await;
+        self.arm();
+        created.body["id"]
+            .as_str()
+            .expect("made before the faults")
+            .to_string()
+    }
+
     fn arm(&self) {
         self.store.arm(FAULTS_PER_MILLE);
         self.mailer.arm(FAULTS_PER_MILLE);
@@ -321,22 +340,9 @@ impl Rig {
 async fn upgrade_and_renewal(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
     let rig = Rig::new(seed, store, "2026-11-22", "2026-11-22T06:00:00Z").await;
     let mut client = rig.client();
-    // The company is made before the faults start: its id is only in the
-    // answer, which a client that lost it could not find again.
-    let created = client
-        .act(
-            routes::ADMIN_API,
-            "POST",
-            "/v1/companies",
-            account_manager(),
-            company_body("Acme Ltd"),
-        )
+    let company = rig
+        .company_then_faults(&mut client, account_manager(), company_body("Acme Ltd"))
         .await;
-    rig.arm();
-    let company = created.body["id"]
-        .as_str()
-        .expect("made before the faults")
-        .to_string();
     let base = format!("/v1/companies/{company}");
     for i in 0..6 {
         let licence = (i < 3).then_some("standard");
@@ -448,20 +454,9 @@ async fn trial_season(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
     // Trial seats for the lead and every learner.
     trial["plan"] = json!({"kind": "trial", "ends_on": "2026-11-15", "seats": LEARNERS + 1});
     trial["licence_types"][0]["seats"] = json!(0);
-    let created = client
-        .act(
-            routes::ADMIN_API,
-            "POST",
-            "/v1/companies",
-            partner_admin(),
-            trial,
-        )
+    let company = rig
+        .company_then_faults(&mut client, partner_admin(), trial)
         .await;
-    rig.arm();
-    let company = created.body["id"]
-        .as_str()
-        .expect("made before the faults")
-        .to_string();
     let base = format!("/v1/companies/{company}");
     let learner = |i: usize| format!("learner{i}@trial.io");
     for i in 0..LEARNERS {

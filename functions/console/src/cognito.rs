@@ -285,11 +285,19 @@ pub struct HttpCognito {
 
 #[cfg(feature = "aws")]
 impl HttpCognito {
-    pub fn new(config: CognitoConfig) -> Self {
-        Self {
-            client: reqwest::Client::new(),
-            config,
-        }
+    /// Trusts Amazon's roots only, as the SDK clients do: Cognito's
+    /// endpoints and hosted UI domains are issued from them, and reading the
+    /// system's whole store would slow every cold start (#15).
+    pub fn new(config: CognitoConfig) -> Result<Self, reqwest::Error> {
+        let roots = reqwest::Certificate::from_pem_bundle(seatkeeper_edge::aws::AMAZON_ROOTS)?;
+        let client = roots
+            .into_iter()
+            .fold(
+                reqwest::Client::builder().tls_built_in_root_certs(false),
+                |builder, root| builder.add_root_certificate(root),
+            )
+            .build()?;
+        Ok(Self { client, config })
     }
 }
 

@@ -52,7 +52,7 @@ pub async fn start() -> Result<Router, lambda_http::Error> {
         Arc::new(app),
         SessionKey::new(config.session_key.as_bytes())?,
     );
-    let port = Arc::new(HttpCognito::new(config.cognito.clone()));
+    let port = Arc::new(HttpCognito::new(config.cognito.clone())?);
     let hosted = Arc::new(HostedUi {
         key: console.key.clone(),
         verifier: IdTokenVerifier::new(

@@ -4,6 +4,9 @@
 pub mod sqlite;
 
 #[cfg(feature = "dynamodb")]
+pub mod aws_sdk;
+
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 
 #[cfg(feature = "outbox")]

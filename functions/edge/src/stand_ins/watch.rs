@@ -52,7 +52,7 @@ pub async fn app() -> Result<App, lambda_http::Error> {
     let store: Arc<dyn ItemStore> = match env_or("SEATKEEPER_STORE", "sqlite").as_str() {
         "sqlite" => Arc::new(SqliteStore::open(&embedded::sqlite_path(&dir))?),
         "dynamodb" => {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let sdk = seatkeeper_adapters::aws_sdk::load_config().await;
             let client = aws_sdk_dynamodb::Client::new(&sdk);
             let name = env_or("TABLE_NAME", DEFAULT_TABLE);
             // Two functions may start at once: if the other one won the

@@ -13,6 +13,9 @@ use seatkeeper_core::Seatkeeper;
 
 use crate::pipeline::App;
 
+/// The roots the functions trust for HTTPS: AWS endpoints, Cognito's among them.
+pub use seatkeeper_adapters::aws_sdk::AMAZON_ROOTS;
+
 /// What a function reads from its environment (set by template.yaml).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -90,7 +93,7 @@ macro_rules! http_lambda_main {
 /// `aws-ses` or `aws-s3`; without them those ports refuse (see [`Unwired`]),
 /// so a function neither links nor builds a client it does not use.
 pub async fn on_aws(config: Config) -> App {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = seatkeeper_adapters::aws_sdk::load_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name);
     if config.warm_connection {
         warm(&store).await;

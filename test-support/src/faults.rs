@@ -242,7 +242,7 @@ impl ItemStore for ChaosStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         if let Some(kills) = &self.kills {
-            match kills.draw() {
+            match kills.draw_for_transaction() {
                 Some(Kill::BeforeWrite) => kills.die(Kill::BeforeWrite).await,
                 Some(Kill::AfterWrite) => {
                     // Whether it committed or not, no one hears of it.
@@ -462,6 +462,8 @@ pub struct Kills {
     counts: Mutex<KillCounts>,
     /// The kind of the last e-mail sent since the last commit.
     unrecorded_send: Mutex<Option<String>>,
+    /// A kill planned at the nth transaction from when it was planned.
+    planned: Mutex<Option<(u64, Kill)>>,
 }
 
 impl Kills {
@@ -471,6 +473,30 @@ impl Kills {
             signal: tokio::sync::Notify::new(),
             counts: Mutex::new(KillCounts::default()),
             unrecorded_send: Mutex::new(None),
+            planned: Mutex::new(None),
+        }
+    }
+
+    /// Kills at the `n`th transaction from now (1 = the next), `at` its
+    /// write, besides any the seed draws.
+    pub fn kill_at_transaction(&self, n: u64, at: Kill) {
+        *self.planned.lock().unwrap_or_else(|p| p.into_inner()) = Some((n.max(1), at));
+    }
+
+    /// [`Self::draw`] for a transaction, a planned kill first.
+    fn draw_for_transaction(&self) -> Option<Kill> {
+        let drawn = self.draw();
+        let mut planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
+        match *planned {
+            Some((1, at)) => {
+                *planned = None;
+                Some(at)
+            }
+            Some((n, at)) => {
+                *planned = Some((n - 1, at));
+                drawn
+            }
+            None => drawn,
         }
     }
 

@@ -41,7 +41,7 @@ use seatkeeper_core::types::{CompanyId, ImportId};
 use seatkeeper_core::Seatkeeper;
 use seatkeeper_edge::{routes, App};
 use seatkeeper_test_support::faults::{
-    ChaosCounts, ChaosMailer, ChaosObjects, ChaosStore, KillCounts, Kills,
+    ChaosCounts, ChaosMailer, ChaosObjects, ChaosStore, Kill, KillCounts, Kills,
 };
 use seatkeeper_test_support::fixtures::at;
 use seatkeeper_test_support::stores;
@@ -59,6 +59,23 @@ const SEEDS: u64 = 12;
 const FAULTS_PER_MILLE: u64 = 250;
 /// Processes killed per 1 000 transactions and sends.
 const KILLS_PER_MILLE: u64 = 30;
+/// How hard a journey is hit: faults and kills per 1 000 calls, and a
+/// kill planned inside one operation.
+#[derive(Clone, Copy)]
+struct Chaos {
+    faults_per_mille: u64,
+    kills_per_mille: u64,
+    /// The operation whose first serving dies at its nth transaction.
+    planned_kill: Option<(&'static str, u64, Kill)>,
+}
+
+/// What the suite runs every journey under.
+const SUITE: Chaos = Chaos {
+    faults_per_mille: FAULTS_PER_MILLE,
+    kills_per_mille: KILLS_PER_MILLE,
+    planned_kill: None,
+};
+
 /// A careful client gives up after this many tries of one action.
 const TRIES: usize = 40;
 
@@ -68,6 +85,8 @@ struct Client<'a> {
     seed: u64,
     /// Each keyed request sent.
     sent: Vec<Keyed>,
+    /// The actions answered 409 `idempotency_effect_committed`, once per try.
+    told_applied: Vec<&'static str>,
 }
 
 /// A request sent with an `Idempotency-Key`, as its caller would send it
@@ -113,7 +132,9 @@ impl Client<'_> {
         for _ in 0..TRIES {
             answer = self.rig.survive(what, lambda.invoke(function, &request)).await;
             let Some(given) = &answer else { continue };
-            eprintln!("DBG try {key} {what} -> {} {}", given.status, given.code());
+            if given.code() == "idempotency_effect_committed" {
+                self.told_applied.push(what);
+            }
             let retry = given.status >= 500
                 || given.status == 429
                 || given.code() == "idempotency_in_progress";
@@ -127,7 +148,6 @@ impl Client<'_> {
                 clock.set_now(clock.now() + chrono::Duration::seconds(61));
             }
         }
-        if let Some(a) = &answer { eprintln!("DBG act {key} {what} -> {} {}", a.status, a.code()); }
         answer.expect("not every try killed")
     }
 }
@@ -254,13 +274,22 @@ struct Rig {
     objects: Arc<ChaosObjects>,
     kills: Arc<Kills>,
     killed_in: Mutex<BTreeMap<&'static str, u64>>,
+    chaos: Chaos,
+    /// The planned kill, until its operation is served.
+    planned_kill: Mutex<Option<(&'static str, u64, Kill)>>,
     seed: u64,
 }
 
 impl Rig {
     /// Unarmed, with a first daily run at `first_run` so that the runs
     /// after it read from there.
-    async fn new(seed: u64, store: Arc<dyn ItemStore>, today: &str, first_run: &str) -> Self {
+    async fn new(
+        seed: u64,
+        store: Arc<dyn ItemStore>,
+        chaos: Chaos,
+        today: &str,
+        first_run: &str,
+    ) -> Self {
         let kills = Arc::new(Kills::new(seed, 0));
         let store = Arc::new(ChaosStore::new(store, seed, 0).killing(kills.clone()));
         let mail_chaos = std::sync::OnceLock::new();
@@ -278,6 +307,8 @@ impl Rig {
             objects,
             kills,
             killed_in: Mutex::default(),
+            chaos,
+            planned_kill: Mutex::new(chaos.planned_kill),
             seed,
         };
         rig.start_process(rig.objects.clone());
@@ -291,6 +322,7 @@ impl Rig {
             key_seq: 0,
             seed: self.seed,
             sent: Vec::new(),
+            told_applied: Vec::new(),
         }
     }
 
@@ -314,10 +346,14 @@ impl Rig {
     /// time the dead one held has passed (a notice claim's lease is the
     /// longest; an idempotency claim's 60 s are inside it).
     async fn survive<T>(&self, what: &'static str, work: impl Future<Output = T>) -> Option<T> {
+        let mut planned = self.planned_kill.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, n, at)) = planned.take_if(|(operation, ..)| *operation == what) {
+            self.kills.kill_at_transaction(n, at);
+        }
+        drop(planned);
         tokio::select! {
             done = work => Some(done),
             () = self.kills.killed() => {
-                eprintln!("DBG killed in {what} at {} {:?} outbox {:?}", self.lambda.clock.now(), self.kills.counts(), self.lambda.outbox_kinds());
                 *self
                     .killed_in
                     .lock()
@@ -352,10 +388,11 @@ impl Rig {
     }
 
     fn arm(&self) {
-        self.store.arm(FAULTS_PER_MILLE);
-        self.mailer.arm(FAULTS_PER_MILLE);
-        self.objects.arm(FAULTS_PER_MILLE);
-        self.kills.arm(std::env::var("DBG_KILLS").map_or(KILLS_PER_MILLE, |v| v.parse().unwrap()));
+        let faults = self.chaos.faults_per_mille;
+        self.store.arm(faults);
+        self.mailer.arm(faults);
+        self.objects.arm(faults);
+        self.kills.arm(self.chaos.kills_per_mille);
     }
 
     fn heal(&self) {
@@ -377,7 +414,6 @@ impl Rig {
             let app = self.lambda.app();
             let run = app.service.run_expiry_check(clock.now(), None);
             if let Some(finished) = self.survive("daily run", run).await {
-                eprintln!("DBG daily run at {} -> {:?} outbox {:?}", clock.now(), finished.as_ref().map(|r| (r.sent, r.skipped, r.failed, &r.companies_failed)), self.lambda.outbox_kinds());
                 return finished.is_ok_and(|report| report.companies_failed.is_empty());
             }
         }
@@ -493,8 +529,8 @@ impl Rig {
     }
 }
 
-async fn upgrade_and_renewal(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
-    let rig = Rig::new(seed, store, "2026-11-22", "2026-11-22T06:00:00Z").await;
+async fn upgrade_and_renewal(seed: u64, store: Arc<dyn ItemStore>, chaos: Chaos) -> Outcome {
+    let rig = Rig::new(seed, store, chaos, "2026-11-22", "2026-11-22T06:00:00Z").await;
     let mut client = rig.client();
     let company = rig
         .company_then_faults(&mut client, account_manager(), company_body("Acme Ltd"))
@@ -607,8 +643,8 @@ const IN_CSV: usize = 6;
 /// S3's delivery and Lambda's two retries of one upload event.
 const DELIVERIES: usize = 3;
 
-async fn trial_season(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
-    let rig = Rig::new(seed, store, "2026-11-01", "2026-11-01T06:00:00Z").await;
+async fn trial_season(seed: u64, store: Arc<dyn ItemStore>, chaos: Chaos) -> Outcome {
+    let rig = Rig::new(seed, store, chaos, "2026-11-01", "2026-11-01T06:00:00Z").await;
     let mut client = rig.client();
     let mut trial = company_body("Trial Co");
     // Trial seats for the lead and every learner.
@@ -714,12 +750,12 @@ async fn trial_season(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
     // The rest with "Select All": asked again when its answer was lost (it
     // finds its job), resumed while it answers 202.
     let all = json!({"licence_type": "standard", "all_expired": true});
-    let mut next = (format!("{base}/allocations"), all);
+    let mut next = ("select all", format!("{base}/allocations"), all);
     for _ in 0..TRIES {
-        let (path, body) = &next;
+        let (what, path, body) = &next;
         let answer = client
             .act(
-                "select all",
+                what,
                 routes::ALLOCATE,
                 "POST",
                 path,
@@ -736,7 +772,11 @@ async fn trial_season(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
         else {
             break;
         };
-        next = (format!("{base}/allocations/{job}/resume"), json!({}));
+        next = (
+            "select all resume",
+            format!("{base}/allocations/{job}/resume"),
+            json!({}),
+        );
     }
 
     rig.heal();
@@ -798,6 +838,15 @@ async fn trial_season(seed: u64, store: Arc<dyn ItemStore>) -> Outcome {
     let owed = usize::from(reached_after_the_end);
     rig.check_sent(&mut outcome, "the trial's end announced once", "expiry_expiry", owed, 1);
     rig.check_sent(&mut outcome, "its reminder at most once", "expiry_reminder", 0, 1);
+    for resumable in ["import confirm", "select all resume"] {
+        let told = client.told_applied.iter().filter(|w| **w == resumable).count();
+        outcome.check(
+            seed,
+            "a confirm or resume sent again with its key resumes",
+            told == 0,
+            format!("{resumable} answered idempotency_effect_committed {told} times"),
+        );
+    }
     rig.check_claims(&mut outcome, &client).await;
     outcome.imports = u64::from(committed.is_some_and(|i| i.status == ImportStatus::Committed));
     outcome
@@ -813,8 +862,7 @@ enum Adapter {
 async fn suite(adapter: Adapter) {
     let mut total = Outcome::default();
     let mut journeys = 0;
-    for seed in 0..std::env::var("DBG_SEEDS").map_or(SEEDS, |v| v.parse().unwrap()) {
-        if std::env::var("DBG_SEED").is_ok_and(|v| v != seed.to_string()) { continue; }
+    for seed in 0..SEEDS {
         for trial in [false, true] {
             let fixture = match adapter {
                 Adapter::Sqlite => stores::sqlite().await,
@@ -822,8 +870,8 @@ async fn suite(adapter: Adapter) {
             };
             let store = fixture.store.clone();
             total.add(match trial {
-                false => upgrade_and_renewal(seed, store).await,
-                true => trial_season(seed, store).await,
+                false => upgrade_and_renewal(seed, store, SUITE).await,
+                true => trial_season(seed, store, SUITE).await,
             });
             journeys += 1;
         }
@@ -886,4 +934,22 @@ async fn journeys_under_faults_keep_every_invariant_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn journeys_under_faults_keep_every_invariant_on_dynamodb() {
     suite(Adapter::DynamoDb).await;
+}
+
+/// A confirm whose process dies right after its first change (the seats
+/// reserved, the key marked applied) is resumed by the same request sent
+/// again with its key, as a 202 would be, not refused as applied.
+#[tokio::test]
+async fn a_confirm_killed_after_its_first_change_resumes_with_its_key() {
+    let fixture = stores::sqlite().await;
+    // The confirm's first transaction claims its key; the second is its
+    // first change.
+    let chaos = Chaos {
+        faults_per_mille: 0,
+        kills_per_mille: 0,
+        planned_kill: Some(("import confirm", 2, Kill::AfterWrite)),
+    };
+    let outcome = trial_season(0, fixture.store.clone(), chaos).await;
+    assert_eq!(outcome.killed_in.get("import confirm"), Some(&1));
+    assert!(outcome.violations.is_empty(), "{}", outcome.violations.join("\n"));
 }

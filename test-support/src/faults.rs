@@ -506,7 +506,10 @@ impl Kills {
     }
 
     pub fn counts(&self) -> KillCounts {
-        self.counts.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Resolves when a port has killed the process.
@@ -524,13 +527,19 @@ impl Kills {
     }
 
     fn sent(&self, kind: &str) {
-        *self.unrecorded_send.lock().unwrap_or_else(|p| p.into_inner()) = Some(kind.to_string());
+        *self
+            .unrecorded_send
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(kind.to_string());
     }
 
     /// A write went through: it recorded the send before it (its mark),
     /// or came after it.
     fn committed(&self) {
-        *self.unrecorded_send.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self
+            .unrecorded_send
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Counts the kill, signals it and never returns.
@@ -542,7 +551,11 @@ impl Kills {
                 Kill::AfterWrite => counts.after_write += 1,
                 Kill::AfterSend => counts.after_send += 1,
             }
-            let unrecorded = self.unrecorded_send.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let unrecorded = self
+                .unrecorded_send
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
             counts.unrecorded_sends.extend(unrecorded);
         }
         self.signal.notify_one();

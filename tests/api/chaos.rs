@@ -130,7 +130,10 @@ impl Client<'_> {
         let lambda = &self.rig.lambda;
         let mut answer = None;
         for _ in 0..TRIES {
-            answer = self.rig.survive(what, lambda.invoke(function, &request)).await;
+            answer = self
+                .rig
+                .survive(what, lambda.invoke(function, &request))
+                .await;
             let Some(given) = &answer else { continue };
             if given.code() == "idempotency_effect_committed" {
                 self.told_applied.push(what);
@@ -378,7 +381,14 @@ impl Rig {
         body: Value,
     ) -> String {
         let created = client
-            .act("company", routes::ADMIN_API, "POST", "/v1/companies", claims, body)
+            .act(
+                "company",
+                routes::ADMIN_API,
+                "POST",
+                "/v1/companies",
+                claims,
+                body,
+            )
             .await;
         self.arm();
         created.body["id"]
@@ -432,9 +442,9 @@ impl Rig {
                 .await
                 .expect("a read");
             let record = item.map(|i| serde_json::from_str::<Value>(&i.body).expect("JSON"));
-            let held = record.as_ref().is_some_and(|r| {
-                r["response"].is_null() && r["effect_committed"] != json!(true)
-            });
+            let held = record
+                .as_ref()
+                .is_some_and(|r| r["response"].is_null() && r["effect_committed"] != json!(true));
             let mut detail = format!("{}: {record:?}", sent.key);
             let mut stuck = false;
             if held {
@@ -467,8 +477,18 @@ impl Rig {
     /// more only by as many as went out with their process killed before
     /// the send was recorded (docs/EXPIRY.md's one "at least once").
     fn check_sent(&self, outcome: &mut Outcome, what: &str, kind: &str, least: usize, most: usize) {
-        let sent = self.lambda.outbox_kinds().iter().filter(|k| *k == kind).count();
-        let unrecorded = outcome.kills.unrecorded_sends.iter().filter(|k| *k == kind).count();
+        let sent = self
+            .lambda
+            .outbox_kinds()
+            .iter()
+            .filter(|k| *k == kind)
+            .count();
+        let unrecorded = outcome
+            .kills
+            .unrecorded_sends
+            .iter()
+            .filter(|k| *k == kind)
+            .count();
         outcome.check(
             self.seed,
             what,
@@ -836,10 +856,26 @@ async fn trial_season(seed: u64, store: Arc<dyn ItemStore>, chaos: Chaos) -> Out
     // Owed once a run reached the company after the trial's end; a
     // conversion before any did leaves nothing ended to announce.
     let owed = usize::from(reached_after_the_end);
-    rig.check_sent(&mut outcome, "the trial's end announced once", "expiry_expiry", owed, 1);
-    rig.check_sent(&mut outcome, "its reminder at most once", "expiry_reminder", 0, 1);
+    rig.check_sent(
+        &mut outcome,
+        "the trial's end announced once",
+        "expiry_expiry",
+        owed,
+        1,
+    );
+    rig.check_sent(
+        &mut outcome,
+        "its reminder at most once",
+        "expiry_reminder",
+        0,
+        1,
+    );
     for resumable in ["import confirm", "select all resume"] {
-        let told = client.told_applied.iter().filter(|w| **w == resumable).count();
+        let told = client
+            .told_applied
+            .iter()
+            .filter(|w| **w == resumable)
+            .count();
         outcome.check(
             seed,
             "a confirm or resume sent again with its key resumes",
@@ -939,9 +975,7 @@ async fn journeys_under_faults_keep_every_invariant_on_dynamodb() {
 /// A confirm whose process dies right after its first change (the seats
 /// reserved, the key marked applied) is resumed by the same request sent
 /// again with its key, as a 202 would be, not refused as applied.
-#[tokio::test]
-async fn a_confirm_killed_after_its_first_change_resumes_with_its_key() {
-    let fixture = stores::sqlite().await;
+async fn a_confirm_killed_after_its_first_change_resumes_with_its_key(store: Arc<dyn ItemStore>) {
     // The confirm's first transaction claims its key; the second is its
     // first change.
     let chaos = Chaos {
@@ -949,7 +983,23 @@ async fn a_confirm_killed_after_its_first_change_resumes_with_its_key() {
         kills_per_mille: 0,
         planned_kill: Some(("import confirm", 2, Kill::AfterWrite)),
     };
-    let outcome = trial_season(0, fixture.store.clone(), chaos).await;
+    let outcome = trial_season(0, store, chaos).await;
     assert_eq!(outcome.killed_in.get("import confirm"), Some(&1));
-    assert!(outcome.violations.is_empty(), "{}", outcome.violations.join("\n"));
+    assert!(
+        outcome.violations.is_empty(),
+        "{}",
+        outcome.violations.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_confirm_killed_after_its_first_change_resumes_with_its_key_on_sqlite() {
+    let fixture = stores::sqlite().await;
+    a_confirm_killed_after_its_first_change_resumes_with_its_key(fixture.store.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_confirm_killed_after_its_first_change_resumes_with_its_key_on_dynamodb() {
+    let fixture = stores::dynamodb().await;
+    a_confirm_killed_after_its_first_change_resumes_with_its_key(fixture.store.clone()).await;
 }

@@ -1,6 +1,9 @@
 //! An [`ItemStore`] that fails on cue: the Nth transaction from when it is
 //! armed, or every one from then on, answers `StoreError::Unavailable`.
 //! Reads always go through. For tests of what a fault half-way leaves.
+//! Beside it, the fault suite's seeded chaos ports ([`ChaosStore`],
+//! [`ChaosMailer`], [`ChaosObjects`]) and the process kills they share
+//! ([`Kills`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;

@@ -349,11 +349,12 @@ impl Rig {
     /// time the dead one held has passed (a notice claim's lease is the
     /// longest; an idempotency claim's 60 s are inside it).
     async fn survive<T>(&self, what: &'static str, work: impl Future<Output = T>) -> Option<T> {
-        let mut planned = self.planned_kill.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, n, at)) = planned.take_if(|(operation, ..)| *operation == what) {
+        let planned = (self.planned_kill.lock())
+            .unwrap_or_else(|p| p.into_inner())
+            .take_if(|(operation, ..)| *operation == what);
+        if let Some((_, n, at)) = planned {
             self.kills.kill_at_transaction(n, at);
         }
-        drop(planned);
         tokio::select! {
             done = work => Some(done),
             () = self.kills.killed() => {

@@ -1,6 +1,9 @@
 //! An [`ItemStore`] that fails on cue: the Nth transaction from when it is
 //! armed, or every one from then on, answers `StoreError::Unavailable`.
 //! Reads always go through. For tests of what a fault half-way leaves.
+//! Beside it, the fault suite's seeded chaos ports ([`ChaosStore`],
+//! [`ChaosMailer`], [`ChaosObjects`]) and the process kills they share
+//! ([`Kills`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -141,6 +144,7 @@ pub struct ChaosStore {
     inner: std::sync::Arc<dyn ItemStore>,
     dice: Dice,
     counts: Mutex<ChaosCounts>,
+    kills: Option<std::sync::Arc<Kills>>,
 }
 
 /// A seeded chance of a fault, `per_mille` in 1 000 calls, that counts the
@@ -185,7 +189,23 @@ impl ChaosStore {
             inner,
             dice: Dice::new(seed, per_mille),
             counts: Mutex::new(ChaosCounts::default()),
+            kills: None,
         }
+    }
+
+    /// The store also dies with the process at `kills`' draws.
+    pub fn killing(mut self, kills: std::sync::Arc<Kills>) -> Self {
+        self.kills = Some(kills);
+        self
+    }
+
+    /// The inner transaction; a commit settles any send before it.
+    async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let result = self.inner.transact(writes).await;
+        if let (Ok(()), Some(kills)) = (&result, &self.kills) {
+            kills.committed();
+        }
+        result
     }
 
     /// No more faults from now on.
@@ -224,6 +244,17 @@ impl ItemStore for ChaosStore {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        if let Some(kills) = &self.kills {
+            match kills.draw_for_transaction() {
+                Some(Kill::BeforeWrite) => kills.die(Kill::BeforeWrite).await,
+                Some(Kill::AfterWrite) => {
+                    // Whether it committed or not, no one hears of it.
+                    let _ = self.commit(writes).await;
+                    kills.die(Kill::AfterWrite).await
+                }
+                Some(Kill::AfterSend) | None => {}
+            }
+        }
         let fault = self.draw();
         let count = |f: fn(&mut ChaosCounts)| {
             let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
@@ -233,7 +264,7 @@ impl ItemStore for ChaosStore {
         match fault {
             None => {
                 count(|_| {});
-                self.inner.transact(writes).await
+                self.commit(writes).await
             }
             Some(0) => {
                 count(|c| c.conflicts += 1);
@@ -249,7 +280,7 @@ impl ItemStore for ChaosStore {
             }
             Some(_) => {
                 count(|c| c.lost_replies += 1);
-                self.inner.transact(writes).await?;
+                self.commit(writes).await?;
                 Err(StoreError::Unavailable(
                     "injected: reply lost after the write".into(),
                 ))
@@ -265,6 +296,7 @@ impl ItemStore for ChaosStore {
 pub struct ChaosMailer {
     inner: std::sync::Arc<dyn seatkeeper_core::ports::Mailer>,
     dice: Dice,
+    kills: Option<std::sync::Arc<Kills>>,
 }
 
 impl ChaosMailer {
@@ -276,7 +308,15 @@ impl ChaosMailer {
         Self {
             inner,
             dice: Dice::new(seed ^ 0x6d61_696c, per_mille),
+            kills: None,
         }
+    }
+
+    /// The mailer also dies with the process at `kills`' draws: the
+    /// e-mail goes out, and its reply is never heard.
+    pub fn killing(mut self, kills: std::sync::Arc<Kills>) -> Self {
+        self.kills = Some(kills);
+        self
     }
 
     pub fn arm(&self, per_mille: u64) {
@@ -297,7 +337,16 @@ impl seatkeeper_core::ports::Mailer for ChaosMailer {
     ) -> Result<(), seatkeeper_core::ports::MailError> {
         use seatkeeper_core::ports::MailError;
         match self.dice.roll(|rng| rng.bool()) {
-            None => self.inner.send(email).await,
+            None => {
+                let sent = self.inner.send(email).await;
+                if let (Ok(()), Some(kills)) = (&sent, &self.kills) {
+                    kills.sent(&email.kind);
+                    if kills.draw().is_some() {
+                        kills.die(Kill::AfterSend).await;
+                    }
+                }
+                sent
+            }
             Some(true) => Err(MailError::Throttled),
             Some(false) => Err(MailError::Unavailable("injected outage".into())),
         }
@@ -374,5 +423,145 @@ impl seatkeeper_core::ports::ObjectReader for ChaosObjects {
         Err(seatkeeper_core::ports::ObjectError::Unavailable(
             "injected: connection reset mid-stream".into(),
         ))
+    }
+}
+
+/// Where a process was killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kill {
+    /// At a transaction, before it was sent.
+    BeforeWrite,
+    /// Right after a transaction was sent (committed or not).
+    AfterWrite,
+    /// Right after an e-mail went out.
+    AfterSend,
+}
+
+/// What [`Kills`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KillCounts {
+    pub before_write: u64,
+    pub after_write: u64,
+    pub after_send: u64,
+    /// The kinds of the e-mails that went out with the process killed
+    /// before their send was recorded: each may go out once more.
+    pub unrecorded_sends: Vec<String>,
+}
+
+impl KillCounts {
+    pub fn total(&self) -> u64 {
+        self.before_write + self.after_write + self.after_send
+    }
+}
+
+/// A process kill, shared by the chaos ports of one process and driven by
+/// a seed: the port that draws it signals [`Kills::killed`] and never
+/// returns, so no code after the kill point runs (no error path, no
+/// release, no cleanup). The harness drops the request's future when
+/// signalled, as Lambda ends a function that timed out or crashed.
+pub struct Kills {
+    dice: Dice,
+    signal: tokio::sync::Notify,
+    counts: Mutex<KillCounts>,
+    /// The kind of the last e-mail sent since the last commit.
+    unrecorded_send: Mutex<Option<String>>,
+    /// A kill planned at the nth transaction from when it was planned.
+    planned: Mutex<Option<(u64, Kill)>>,
+}
+
+impl Kills {
+    pub fn new(seed: u64, per_mille: u64) -> Self {
+        Self {
+            dice: Dice::new(seed ^ 0x6b69_6c6c, per_mille),
+            signal: tokio::sync::Notify::new(),
+            counts: Mutex::new(KillCounts::default()),
+            unrecorded_send: Mutex::new(None),
+            planned: Mutex::new(None),
+        }
+    }
+
+    /// Kills at the `n`th transaction from now (1 = the next), `at` its
+    /// write, besides any the seed draws.
+    pub fn kill_at_transaction(&self, n: u64, at: Kill) {
+        *self.planned.lock().unwrap_or_else(|p| p.into_inner()) = Some((n.max(1), at));
+    }
+
+    /// [`Self::draw`] for a transaction, a planned kill first.
+    fn draw_for_transaction(&self) -> Option<Kill> {
+        let drawn = self.draw();
+        let mut planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
+        match *planned {
+            Some((1, at)) => {
+                *planned = None;
+                Some(at)
+            }
+            Some((n, at)) => {
+                *planned = Some((n - 1, at));
+                drawn
+            }
+            None => drawn,
+        }
+    }
+
+    /// Kills from now on, `per_mille` of every 1 000 transactions and sends.
+    pub fn arm(&self, per_mille: u64) {
+        self.dice.arm(per_mille);
+    }
+
+    pub fn counts(&self) -> KillCounts {
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Resolves when a port has killed the process.
+    pub async fn killed(&self) {
+        self.signal.notified().await;
+    }
+
+    /// Whether this call dies, and where: a transaction before or after
+    /// its write (half each).
+    fn draw(&self) -> Option<Kill> {
+        self.dice.roll(|rng| match rng.bool() {
+            true => Kill::BeforeWrite,
+            false => Kill::AfterWrite,
+        })
+    }
+
+    fn sent(&self, kind: &str) {
+        *self
+            .unrecorded_send
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(kind.to_string());
+    }
+
+    /// A write went through: it recorded the send before it (its mark),
+    /// or came after it.
+    fn committed(&self) {
+        *self
+            .unrecorded_send
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Counts the kill, signals it and never returns.
+    async fn die(&self, at: Kill) -> ! {
+        {
+            let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+            match at {
+                Kill::BeforeWrite => counts.before_write += 1,
+                Kill::AfterWrite => counts.after_write += 1,
+                Kill::AfterSend => counts.after_send += 1,
+            }
+            let unrecorded = self
+                .unrecorded_send
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            counts.unrecorded_sends.extend(unrecorded);
+        }
+        self.signal.notify_one();
+        std::future::pending().await
     }
 }

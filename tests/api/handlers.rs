@@ -43,7 +43,8 @@ const FUNCTIONS: [&str; 5] = [
 /// The functions' shared app on a fresh SQLite file (or a given store),
 /// with the outbox beside it.
 pub(crate) struct Lambda {
-    pub(crate) app: App,
+    /// The functions' app; a restarted process puts a fresh one in its place.
+    app: std::sync::RwLock<Arc<App>>,
     pub(crate) clock: Arc<ManualClock>,
     /// The uploads bucket, as S3 holds what a client PUT there.
     objects: Arc<LocalObjects>,
@@ -126,7 +127,7 @@ impl Lambda {
             mailer,
         );
         Self {
-            app,
+            app: std::sync::RwLock::new(Arc::new(app)),
             clock,
             objects,
             outbox,
@@ -134,11 +135,22 @@ impl Lambda {
         }
     }
 
+    /// The app the next invocation runs on.
+    pub(crate) fn app(&self) -> Arc<App> {
+        self.app.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Puts `app` in place of the app: a new process for what follows.
+    pub(crate) fn replace_app(&self, app: App) {
+        *self.app.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(app);
+    }
+
     /// Invokes `function` with `event`, as Lambda would.
     pub(crate) async fn invoke(&self, function: &str, event: &Value) -> Answer {
         let request =
             lambda_http::request::from_str(&event.to_string()).expect("lambda_http parses it");
-        let app = &self.app;
+        let app = self.app();
+        let app = &*app;
         let response = match function {
             routes::ADMIN_API => admin_api::handle(app, request).await,
             routes::READ_API => read_api::handle(app, request).await,
@@ -185,7 +197,7 @@ impl Lambda {
         object["object"]["size"] = json!(csv.len());
         object["object"]["eTag"] = json!(format!("{:x}", csv.len()));
         let event = serde_json::from_value(event).expect("an S3 event");
-        import_renewals::handle(&self.app, LambdaEvent::new(event, Context::default())).await
+        import_renewals::handle(&self.app(), LambdaEvent::new(event, Context::default())).await
     }
 
     pub(crate) fn outbox_kinds(&self) -> Vec<String> {
@@ -830,4 +842,87 @@ async fn the_idempotency_key_header_replays_the_first_answer() {
         ["order_requested", "order_requested"],
         "a replay sends no e-mail"
     );
+}
+
+/// A PATCH that moved a company's time zone but failed to re-index its
+/// rolling licences, sent again with the same `Idempotency-Key`, finishes
+/// the move. Keys bind POSTs only: a PATCH names the state it wants, so
+/// running it again does nothing twice (its audit entry is written once)
+/// and redoes the re-index, which is idempotent.
+async fn a_failed_time_zone_move_sent_again_with_its_key_finishes(store: Arc<dyn ItemStore>) {
+    use seatkeeper_core::repo;
+    use seatkeeper_core::types::{CompanyId, Email};
+    use seatkeeper_test_support::faults::{Fault, FaultyStore};
+
+    let faults = Arc::new(FaultyStore::new(store.clone()));
+    let lambda = Lambda::on("2026-11-20", faults.clone(), |outbox| outbox);
+    // The lead, a manager named at creation, takes a rolling licence.
+    let mut company = company_body("Kiwi Ltd");
+    company["licence_types"][0]["policy"] = json!("rolling_12_months");
+    let create = with_body(
+        event("POST", "/v1/companies", Some(account_manager())),
+        &company.to_string(),
+    );
+    let created = lambda.invoke(routes::ADMIN_API, &create).await;
+    let id = created.expect_ok(201)["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let lead_key = repo::member_key(
+        &CompanyId::parse(&id).expect("an id"),
+        &Email::parse("lead@acme.io").expect("an e-mail"),
+    );
+    // The instant the lead's licence falls due, as its due-index entry has it.
+    let due = || async {
+        let item = store.get(&lead_key).await.expect("a read");
+        let sk = item.and_then(|i| i.due).map(|due| due.sk).expect("indexed");
+        let instant = sk.split('|').next().unwrap_or_default().to_string();
+        instant
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .expect("an instant")
+    };
+    let in_london = due().await;
+
+    let path = format!("/v1/companies/{id}");
+    let to_auckland = with_header(
+        with_body(
+            event("PATCH", &path, Some(account_manager())),
+            r#"{"timezone":"Pacific/Auckland"}"#,
+        ),
+        "Idempotency-Key",
+        "move-to-auckland",
+    );
+    // Every write after the company's own overlaps another.
+    faults.fail_from(2, Fault::Conflict);
+    let failed = lambda.invoke(routes::ADMIN_API, &to_auckland).await;
+    failed.expect_problem(503, "store_unavailable");
+    assert_eq!(due().await, in_london, "saved, not yet re-indexed");
+    faults.heal();
+    let again = lambda.invoke(routes::ADMIN_API, &to_auckland).await;
+    assert_eq!(again.expect_ok(200)["timezone"], "Pacific/Auckland");
+    assert_eq!(again.header("idempotency-replayed"), None);
+    // Auckland's day (NZDT, +13) starts 13 hours before London's (GMT).
+    assert_eq!(in_london - due().await, chrono::Duration::hours(13));
+
+    let audit = event("GET", &format!("{path}/audit"), Some(account_manager()));
+    let trail = lambda.invoke(routes::READ_API, &audit).await;
+    let updates = trail.expect_ok(200)["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["action"] == "company.update")
+        .count();
+    assert_eq!(updates, 1, "{}", trail.body);
+}
+
+#[tokio::test]
+async fn a_failed_time_zone_move_sent_again_with_its_key_finishes_on_sqlite() {
+    let fixture = seatkeeper_test_support::stores::sqlite().await;
+    a_failed_time_zone_move_sent_again_with_its_key_finishes(fixture.store.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_time_zone_move_sent_again_with_its_key_finishes_on_dynamodb() {
+    let fixture = seatkeeper_test_support::stores::dynamodb().await;
+    a_failed_time_zone_move_sent_again_with_its_key_finishes(fixture.store.clone()).await;
 }

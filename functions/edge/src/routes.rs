@@ -355,6 +355,16 @@ pub fn takes_long(route: RouteName) -> bool {
     )
 }
 
+/// Routes that act on a job named in their path and resume it when sent
+/// again: running one twice does its work once, so a key whose change was
+/// applied but whose request died is run again rather than refused.
+pub fn resumes_its_job(route: RouteName) -> bool {
+    matches!(
+        route,
+        RouteName::ConfirmImport | RouteName::ResumeAllocation
+    )
+}
+
 /// The names of the functions that serve HTTP routes.
 pub fn http_functions() -> Vec<&'static str> {
     let mut names: Vec<_> = ROUTES.iter().map(|r| r.function).collect();

@@ -7,7 +7,11 @@
 //! that marks the key's record `effect_committed`, conditional on the claim.
 //! So if the answer is then lost (a timeout after the commit, a crash), a
 //! retry finds the mark and is told the request was applied (409
-//! `idempotency_effect_committed`) instead of applying it twice.
+//! `idempotency_effect_committed`) instead of applying it twice. A request
+//! that resumes a job named in its path (a confirm, a resume) is the
+//! exception: running it again does its work once, so a 5xx releases its
+//! key even when marked, and a marked claim whose request died is taken
+//! over like any abandoned one, so the same key finishes the job.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -54,6 +58,17 @@ pub struct Idempotency {
     key: Key,
     record: Record,
     version: u64,
+    resumable: bool,
+}
+
+/// What a request asks to claim.
+pub struct Claim<'a> {
+    /// The `Idempotency-Key` header as sent.
+    pub key: &'a str,
+    pub path: &'a str,
+    pub body: &'a [u8],
+    /// The request resumes a job named in its path (see the module doc).
+    pub resumable: bool,
 }
 
 pub enum Begun {
@@ -92,16 +107,14 @@ impl Idempotency {
         store: &dyn ItemStore,
         now: DateTime<Utc>,
         caller: &Caller,
-        key: &str,
-        path: &str,
-        body: &[u8],
+        claim: &Claim<'_>,
     ) -> Result<Begun, Problem> {
-        validate(key)?;
-        let item_key = repo::idempotency_key(&caller.user_id, key);
+        validate(claim.key)?;
+        let item_key = repo::idempotency_key(&caller.user_id, claim.key);
         let mut hash = Sha256::new();
-        hash.update(path.as_bytes());
+        hash.update(claim.path.as_bytes());
         hash.update([0]);
-        hash.update(body);
+        hash.update(claim.body);
         let request_hash = format!("{:x}", hash.finalize());
         let record = Record {
             request_hash,
@@ -110,16 +123,16 @@ impl Idempotency {
             effect_committed: false,
         };
         let expires_at = (now + Duration::hours(RETENTION_HOURS)).timestamp();
-        let claim =
+        let insert =
             repo::insert_raw(item_key.clone(), &record, Some(expires_at)).map_err(Problem::from)?;
-        match store.transact(vec![claim]).await {
-            Ok(()) => {
-                return Ok(Begun::Fresh(Self {
-                    key: item_key,
-                    record,
-                    version: 1,
-                }))
-            }
+        let held = |key, record, version| Self {
+            key,
+            record,
+            version,
+            resumable: claim.resumable,
+        };
+        match store.transact(vec![insert]).await {
+            Ok(()) => return Ok(Begun::Fresh(held(item_key, record, 1))),
             Err(StoreError::Conflict) => {}
             Err(other) => return Err(store_error(other)),
         }
@@ -132,7 +145,8 @@ impl Idempotency {
         // retention is gone as far as anyone may tell, so the key is free.
         let expired = now - existing.value.started_at >= Duration::hours(RETENTION_HOURS);
         if expired {
-            return Self::take_over(store, item_key, record, existing.version, expires_at).await;
+            return Self::take_over(store, held(item_key, record, existing.version), expires_at)
+                .await;
         }
         if existing.value.request_hash != record.request_hash {
             return Err(Problem::new(
@@ -144,8 +158,9 @@ impl Idempotency {
         }
         match existing.value.response {
             Some(stored) => Ok(Begun::Replay(stored.into_outcome())),
-            // Applied, its answer lost: never applied again, never taken over.
-            None if existing.value.effect_committed => Err(Problem::new(
+            // Applied, its answer lost: never applied again, never taken
+            // over, unless running it again resumes a job.
+            None if existing.value.effect_committed && !claim.resumable => Err(Problem::new(
                 StatusCode::CONFLICT,
                 "idempotency_effect_committed",
                 "Already applied",
@@ -155,30 +170,33 @@ impl Idempotency {
                 > Duration::seconds(ABANDONED_AFTER_SECONDS) =>
             {
                 // The first attempt died mid-way; take the claim over.
-                Self::take_over(store, item_key, record, existing.version, expires_at).await
+                Self::take_over(store, held(item_key, record, existing.version), expires_at)
+                    .await
             }
             None => Err(in_progress()),
         }
     }
 
-    /// Replaces a claim read at `version` with this request's. Of two
+    /// Replaces the claim `taker.version` read with `taker`'s. Of two
     /// requests taking over one claim, one wins; the other is told the key
     /// is in use (409), as if it had come second, which it did.
     async fn take_over(
         store: &dyn ItemStore,
-        key: Key,
-        record: Record,
-        version: u64,
+        mut taker: Self,
         expires_at: i64,
     ) -> Result<Begun, Problem> {
-        let write = repo::update_raw(key.clone(), &record, version, Some(expires_at))
-            .map_err(Problem::from)?;
+        let write = repo::update_raw(
+            taker.key.clone(),
+            &taker.record,
+            taker.version,
+            Some(expires_at),
+        )
+        .map_err(Problem::from)?;
         match store.transact(vec![write]).await {
-            Ok(()) => Ok(Begun::Fresh(Self {
-                key,
-                record,
-                version: version + 1,
-            })),
+            Ok(()) => {
+                taker.version += 1;
+                Ok(Begun::Fresh(taker))
+            }
             Err(StoreError::Conflict) => Err(in_progress()),
             Err(other) => Err(store_error(other)),
         }
@@ -203,13 +221,14 @@ impl Idempotency {
         }
         // A server-side failure, throttling or an unfinished job (202) is
         // not a final answer: release the key so a retry runs again, unless
-        // the change was made (then the mark stays, and a retry is told so).
+        // the change was made (then the mark stays, and a retry is told so)
+        // by a request that does not resume its job when run again.
         let retryable = match outcome {
             Err(p) => p.status.is_server_error() || p.status == StatusCode::TOO_MANY_REQUESTS,
             Ok(reply) => reply.status == StatusCode::ACCEPTED,
         };
         let unfinished = matches!(outcome, Ok(reply) if reply.status == StatusCode::ACCEPTED);
-        if retryable && marked && !unfinished {
+        if retryable && marked && !unfinished && !self.resumable {
             return;
         }
         let write = if retryable {
@@ -374,16 +393,24 @@ mod tests {
 
     impl Fixture {
         async fn begin(&self, seconds_later: i64, body: &str) -> Result<Begun, Problem> {
+            self.begin_as(seconds_later, body, false).await
+        }
+
+        /// [`Self::begin`] by a request that resumes its job or not.
+        async fn begin_as(
+            &self,
+            seconds_later: i64,
+            body: &str,
+            resumable: bool,
+        ) -> Result<Begun, Problem> {
             let now = self.t0 + Duration::seconds(seconds_later);
-            Idempotency::begin(
-                &self.store,
-                now,
-                &self.caller,
-                "k-1",
-                "/v1/x",
-                body.as_bytes(),
-            )
-            .await
+            let claim = Claim {
+                key: "k-1",
+                path: "/v1/x",
+                body: body.as_bytes(),
+                resumable,
+            };
+            Idempotency::begin(&self.store, now, &self.caller, &claim).await
         }
     }
 
@@ -432,19 +459,21 @@ mod tests {
             .unwrap()
             .unwrap();
         let later = f.t0 + Duration::seconds(90);
-        let record = |at| Record {
-            request_hash: read.value.request_hash.clone(),
-            started_at: at,
-            response: None,
-            effect_committed: false,
+        let taker = || Idempotency {
+            key: key.clone(),
+            record: Record {
+                request_hash: read.value.request_hash.clone(),
+                started_at: later,
+                response: None,
+                effect_committed: false,
+            },
+            version: read.version,
+            resumable: false,
         };
         let expires = (later + Duration::hours(RETENTION_HOURS)).timestamp();
-        let won =
-            Idempotency::take_over(&f.store, key.clone(), record(later), read.version, expires)
-                .await;
+        let won = Idempotency::take_over(&f.store, taker(), expires).await;
         assert!(matches!(won, Ok(Begun::Fresh(_))));
-        let lost =
-            Idempotency::take_over(&f.store, key, record(later), read.version, expires).await;
+        let lost = Idempotency::take_over(&f.store, taker(), expires).await;
         assert_eq!(code(lost), "idempotency_in_progress");
     }
 
@@ -480,6 +509,51 @@ mod tests {
             // Released: the retry runs again at once.
             fresh(f.begin(1, "{}").await);
         }
+    }
+
+    /// A claim marked applied by its request's first change, then left
+    /// (the process died, or answered a 5xx): a request that resumes its
+    /// job runs again, once abandoned or at once after a 5xx; any other is
+    /// told it was applied.
+    #[tokio::test]
+    async fn a_marked_claim_runs_again_only_for_a_request_that_resumes_its_job() {
+        async fn marked(f: &Fixture, resumable: bool) -> Idempotency {
+            let held = fresh(f.begin_as(0, "{}", resumable).await);
+            let mark = held.effect_mark().expect("a mark");
+            f.store.transact(vec![mark]).await.expect("the change");
+            held
+        }
+        let unavailable = Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "Storage unavailable",
+            "x",
+        ));
+        let applied = "idempotency_effect_committed";
+
+        let f = fixture();
+        drop(marked(&f, false).await);
+        assert_eq!(code(f.begin_as(61, "{}", false).await), applied);
+        let f = fixture();
+        drop(marked(&f, true).await);
+        assert_eq!(
+            code(f.begin_as(30, "{}", true).await),
+            "idempotency_in_progress"
+        );
+        fresh(f.begin_as(61, "{}", true).await);
+
+        let f = fixture();
+        marked(&f, false)
+            .await
+            .finish(&f.store, &unavailable, true)
+            .await;
+        assert_eq!(code(f.begin_as(1, "{}", false).await), applied);
+        let f = fixture();
+        marked(&f, true)
+            .await
+            .finish(&f.store, &unavailable, true)
+            .await;
+        fresh(f.begin_as(1, "{}", true).await);
     }
 
     #[tokio::test]

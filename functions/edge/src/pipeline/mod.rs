@@ -189,13 +189,17 @@ impl App {
             Some(key) if request.method() == http::Method::POST => {
                 let key = key.to_str().unwrap_or_default();
                 let path = request.uri().path().to_string();
+                let claim = idempotency::Claim {
+                    key,
+                    path: &path,
+                    body: &body,
+                    resumable: crate::routes::resumes_its_job(route.spec.route),
+                };
                 match Idempotency::begin(
                     &**self.service.store(),
                     self.service.clock().now(),
                     &caller,
-                    key,
-                    &path,
-                    &body,
+                    &claim,
                 )
                 .await
                 {

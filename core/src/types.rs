@@ -87,8 +87,25 @@ impl Email {
 
     /// Trimmed, Unicode NFC and lower case: one address, one spelling.
     pub fn parse(raw: &str) -> Result<Self, InvalidField> {
+        let mut email = String::with_capacity(raw.len());
+        Self::normalise_into(raw, &mut email)?;
+        Ok(Self(email))
+    }
+
+    /// What [`parse`](Self::parse) would hold, written into `email` (cleared
+    /// first), so that a caller checking many addresses reuses one buffer.
+    pub fn normalise_into(raw: &str, email: &mut String) -> Result<(), InvalidField> {
         let invalid = |why: &str| InvalidField::new("email", why);
-        let email = raw.trim().nfc().collect::<String>().to_lowercase();
+        email.clear();
+        let trimmed = raw.trim();
+        if trimmed.is_ascii() {
+            // NFC and Unicode lower case change nothing more in ASCII.
+            email.push_str(trimmed);
+            email.make_ascii_lowercase();
+        } else {
+            // `str::to_lowercase`, not per char: a final sigma lowers to ς.
+            email.push_str(&trimmed.nfc().collect::<String>().to_lowercase());
+        }
         if email.is_empty() {
             return Err(invalid("must not be empty"));
         }
@@ -112,10 +129,18 @@ impl Email {
         if local.is_empty() || !domain_ok {
             return Err(invalid("is not an e-mail address"));
         }
-        Ok(Self(email))
+        Ok(())
     }
 }
 string_newtype!(Email);
+
+// Lets a map keyed by addresses be asked with a normalised `&str`: the
+// derived `Hash` and `Eq` are those of the inner string.
+impl std::borrow::Borrow<str> for Email {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
 
 /// The name of a licence type, e.g. `standard`: 1-64 of `[A-Za-z0-9_-]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -98,7 +98,8 @@ impl Email {
         let invalid = |why: &str| InvalidField::new("email", why);
         email.clear();
         let trimmed = raw.trim();
-        if trimmed.is_ascii() {
+        let ascii = trimmed.is_ascii();
+        if ascii {
             // NFC and Unicode lower case change nothing more in ASCII.
             email.push_str(trimmed);
             email.make_ascii_lowercase();
@@ -112,10 +113,17 @@ impl Email {
         if email.len() > Self::MAX_LEN {
             return Err(invalid("must be at most 254 characters"));
         }
-        if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // In ASCII, white space and controls are the bytes up to the space,
+        // and DEL; no invisible character is ASCII.
+        let spaced = if ascii {
+            email.bytes().any(|b| b <= b' ' || b == 0x7f)
+        } else {
+            email.chars().any(|c| c.is_whitespace() || c.is_control())
+        };
+        if spaced {
             return Err(invalid("must not contain spaces"));
         }
-        if email.chars().any(is_invisible) {
+        if !ascii && email.chars().any(is_invisible) {
             return Err(invalid("must not contain invisible characters"));
         }
         let Some((local, domain)) = email.split_once('@') else {
@@ -261,6 +269,16 @@ string_newtype!(Currency);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_ascii_space_or_control_is_refused_as_unicode_defines_them() {
+        for c in (0u8..0x80).map(char::from) {
+            let refused = Email::parse(&format!("a{c}b@x.io"))
+                .err()
+                .is_some_and(|e| e.reason == "must not contain spaces");
+            assert_eq!(refused, c.is_whitespace() || c.is_control(), "{c:?}");
+        }
+    }
 
     #[test]
     fn email_is_one_spelling_and_shows_all_it_holds() {

@@ -338,13 +338,17 @@ fn query_sql(
         .map(|c| format!("{c}{direction}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let cursor_replaces_bound = matches!(after, Some((Cursor::Table { .. }, true)));
+    // Which of the prefix's bounds stay: a tighter cursor replaces its side's.
+    let (prefix_lower, prefix_upper) = match after {
+        Some((Cursor::Table { .. }, true)) => (descending, !descending),
+        _ => (true, true),
+    };
     // A prefix is a range, [prefix, successor), so the index serves it.
     let mut sql = format!("SELECT {COLUMNS} FROM items WHERE {pk_col} = ?1");
-    if !(cursor_replaces_bound && !descending) {
+    if prefix_lower {
         sql.push_str(&format!(" AND {sk_col} >= ?2"));
     }
-    if bounded && !(cursor_replaces_bound && descending) {
+    if bounded && prefix_upper {
         sql.push_str(&format!(" AND {sk_col} < ?3"));
     }
     // SQLite wants every numbered parameter used; an unused bound is NULL.

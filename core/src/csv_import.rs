@@ -91,7 +91,7 @@
 //! reason "has no licence to renew…".
 //!
 //! `stay_expired` counts the company's expired members that no row names
-//! ([`MemberLookup::expired`] minus `to_renew`): they stay expired.
+//! ([`Roster::expired`] minus `to_renew`): they stay expired.
 //!
 //! # Column samples
 //!
@@ -121,6 +121,8 @@
 //! [`ImportFailure::NoRows`]: a preview that renews nobody helps no one, and
 //! the message says what to add.
 
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -155,22 +157,83 @@ impl Default for Limits {
     }
 }
 
-/// What the preview needs to know about a company's members: the licence
-/// status of the member with this e-mail, or `None` if there is none.
-pub trait MemberLookup {
-    fn status(&self, email: &Email) -> Option<LicenceStatus>;
-    /// How many members are expired: those the file does not name stay so.
-    fn expired(&self) -> u64;
+/// What the preview needs to know about a company's members: each one's
+/// licence status, by e-mail as [`Email`] spells it.
+#[derive(Debug, Default, Clone)]
+pub struct Roster {
+    members: HashMap<Email, Listed>,
+    expired: u64,
 }
 
-impl MemberLookup for HashMap<Email, LicenceStatus> {
-    fn status(&self, email: &Email) -> Option<LicenceStatus> {
-        self.get(email).copied()
+/// A member as the roster lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listed {
+    pub status: LicenceStatus,
+    /// Unique to this member in its roster, counting from 0: what the
+    /// preview tells members apart by without copying their addresses.
+    pub number: usize,
+}
+
+impl Roster {
+    pub fn with_capacity(members: usize) -> Self {
+        Self {
+            members: HashMap::with_capacity(members),
+            expired: 0,
+        }
     }
-    fn expired(&self) -> u64 {
-        self.values()
-            .filter(|s| **s == LicenceStatus::Expired)
-            .count() as u64
+
+    /// Lists `email` with `status` (again: the new status, the same number);
+    /// returns its number.
+    pub fn insert(&mut self, email: Email, status: LicenceStatus) -> usize {
+        let next = self.members.len();
+        let number = match self.members.entry(email) {
+            Entry::Occupied(mut listed) => {
+                if listed.get().status == LicenceStatus::Expired {
+                    self.expired -= 1;
+                }
+                listed.get_mut().status = status;
+                listed.get().number
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(Listed {
+                    status,
+                    number: next,
+                });
+                next
+            }
+        };
+        if status == LicenceStatus::Expired {
+            self.expired += 1;
+        }
+        number
+    }
+
+    /// The member with this address, normalised as [`Email::parse`] does.
+    pub fn find(&self, email: &str) -> Option<Listed> {
+        self.members.get(email).copied()
+    }
+
+    /// How many members are expired: those the file does not name stay so.
+    pub fn expired(&self) -> u64 {
+        self.expired
+    }
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+}
+
+impl FromIterator<(Email, LicenceStatus)> for Roster {
+    fn from_iter<I: IntoIterator<Item = (Email, LicenceStatus)>>(members: I) -> Self {
+        let mut roster = Self::default();
+        for (email, status) in members {
+            roster.insert(email, status);
+        }
+        roster
     }
 }
 
@@ -667,8 +730,11 @@ pub struct PreviewBuilder {
     unlicensed: u64,
     problems: Vec<ImportProblem>,
     to_renew: Vec<Email>,
-    /// Members seen so far, and the row each was first seen in.
-    seen_members: HashMap<Email, u64>,
+    /// The row each member was first seen in, by [`Listed::number`]; 0
+    /// for not yet (rows count from 1).
+    seen_members: Vec<u64>,
+    /// The row's address normalised: one buffer for every row.
+    normalised: String,
     /// Hashes of the other valid addresses seen, and their first row. A
     /// collision (about 1 in 10^9 at 200 000 rows) can only turn an
     /// `unknown` into a `duplicate`: neither is renewed.
@@ -708,14 +774,15 @@ impl PreviewBuilder {
             unlicensed: 0,
             problems: Vec::new(),
             to_renew: Vec::new(),
-            seen_members: HashMap::new(),
+            seen_members: Vec::new(),
+            normalised: String::new(),
             seen_others: HashMap::new(),
         }
     }
 
     /// Feeds the next chunk of the file. Fails as soon as the file is known
     /// to be bad; after a failure every call returns that failure again.
-    pub fn push(&mut self, chunk: &[u8], members: &impl MemberLookup) -> Result<(), ImportFailure> {
+    pub fn push(&mut self, chunk: &[u8], members: &Roster) -> Result<(), ImportFailure> {
         if let Some(failure) = &self.failed {
             return Err(failure.clone());
         }
@@ -724,7 +791,7 @@ impl PreviewBuilder {
     }
 
     /// Ends the file and returns the preview, or why there is none.
-    pub fn finish(&mut self, members: &impl MemberLookup) -> Result<Preview, ImportFailure> {
+    pub fn finish(&mut self, members: &Roster) -> Result<Preview, ImportFailure> {
         if let Some(failure) = &self.failed {
             return Err(failure.clone());
         }
@@ -780,11 +847,7 @@ impl PreviewBuilder {
                 .is_some_and(|h| h.samples.iter().all(|s| s.len() >= SAMPLES))
     }
 
-    fn push_inner(
-        &mut self,
-        chunk: &[u8],
-        members: &dyn MemberLookup,
-    ) -> Result<(), ImportFailure> {
+    fn push_inner(&mut self, chunk: &[u8], members: &Roster) -> Result<(), ImportFailure> {
         let room = self.limits.max_bytes.saturating_sub(self.bytes_seen);
         let take = usize::try_from(room).map_or(chunk.len(), |room| room.min(chunk.len()));
         let (within, beyond) = chunk.split_at(take);
@@ -799,11 +862,7 @@ impl PreviewBuilder {
         }
     }
 
-    fn consume(
-        &mut self,
-        mut bytes: &[u8],
-        members: &dyn MemberLookup,
-    ) -> Result<(), ImportFailure> {
+    fn consume(&mut self, mut bytes: &[u8], members: &Roster) -> Result<(), ImportFailure> {
         if let Some(window) = &mut self.sniff {
             let n = (SNIFF_LEN - window.len().min(SNIFF_LEN)).min(bytes.len());
             window.extend_from_slice(&bytes[..n]);
@@ -821,7 +880,7 @@ impl PreviewBuilder {
     }
 
     /// Sniffs the first bytes, then parses them.
-    fn start(&mut self, members: &dyn MemberLookup) -> Result<(), ImportFailure> {
+    fn start(&mut self, members: &Roster) -> Result<(), ImportFailure> {
         let window = self.sniff.take().unwrap_or_default();
         let body = match window.strip_prefix(UTF8_BOM) {
             Some(rest) => {
@@ -841,7 +900,7 @@ impl PreviewBuilder {
         Ok(())
     }
 
-    fn finish_inner(&mut self, members: &dyn MemberLookup) -> Result<Preview, ImportFailure> {
+    fn finish_inner(&mut self, members: &Roster) -> Result<Preview, ImportFailure> {
         if self.sniff.is_some() {
             self.start(members)?;
         }
@@ -895,7 +954,7 @@ impl PreviewBuilder {
     }
 
     /// One byte of the file through the CSV state machine.
-    fn step(&mut self, b: u8, members: &dyn MemberLookup) -> Result<(), ImportFailure> {
+    fn step(&mut self, b: u8, members: &Roster) -> Result<(), ImportFailure> {
         if self.skip_lf {
             self.skip_lf = false;
             if b == b'\n' {
@@ -1034,7 +1093,7 @@ impl PreviewBuilder {
                 .is_some_and(|s| s.len() < SAMPLES)
     }
 
-    fn end_row(&mut self, members: &dyn MemberLookup) -> Result<(), ImportFailure> {
+    fn end_row(&mut self, members: &Roster) -> Result<(), ImportFailure> {
         self.end_field()?;
         let row = self.row;
         if self.last_text_field.is_some() {
@@ -1055,13 +1114,13 @@ impl PreviewBuilder {
     }
 
     /// Decodes a cell: see "Encoding" in the module docs.
-    fn decode(&self, bytes: &[u8]) -> String {
+    fn decode<'a>(&self, bytes: &'a [u8]) -> Cow<'a, str> {
         if self.has_bom {
-            return String::from_utf8_lossy(bytes).into_owned();
+            return String::from_utf8_lossy(bytes);
         }
         match std::str::from_utf8(bytes) {
-            Ok(text) if !self.utf8.invalid => text.to_string(),
-            _ => decode_cp1252(bytes),
+            Ok(text) if !self.utf8.invalid => Cow::Borrowed(text),
+            _ => Cow::Owned(decode_cp1252(bytes)),
         }
     }
 
@@ -1110,7 +1169,7 @@ impl PreviewBuilder {
         Ok(())
     }
 
-    fn count_row(&mut self, row: u64, members: &dyn MemberLookup) -> Result<(), ImportFailure> {
+    fn count_row(&mut self, row: u64, members: &Roster) -> Result<(), ImportFailure> {
         if self.pending.is_some() {
             self.sample_rows += 1;
             return Ok(());
@@ -1121,7 +1180,9 @@ impl PreviewBuilder {
                 max_rows: self.limits.max_rows,
             });
         }
-        let written = self.decode(&self.email_cell);
+        // Taken out to be read while `self` changes; `end_row` clears it.
+        let cell = std::mem::take(&mut self.email_cell);
+        let written = self.decode(&cell);
         let outcome = self.classify(&written, row, members);
         let reason = match outcome {
             Outcome::Renew(email) => {
@@ -1158,44 +1219,56 @@ impl PreviewBuilder {
                 cut.push('…');
                 cut
             } else {
-                written
+                written.into_owned()
             };
             self.problems.push(ImportProblem { row, email, reason });
         }
+        self.email_cell = cell;
         Ok(())
     }
 
-    fn classify(&mut self, written: &str, row: u64, members: &dyn MemberLookup) -> Outcome {
+    fn classify(&mut self, written: &str, row: u64, members: &Roster) -> Outcome {
         if written.trim().is_empty() {
             return Outcome::Invalid("no e-mail address".to_string());
         }
-        let email = match Email::parse(written) {
-            Ok(email) => email,
-            Err(e) => return Outcome::Invalid(format!("not an e-mail address: {}", e.reason)),
-        };
-        let status = members.status(&email);
-        let first = if status.is_some() {
-            match self.seen_members.get(&email) {
-                Some(&first) => Some(first),
-                None => {
-                    self.seen_members.insert(email.clone(), row);
-                    None
+        if let Err(e) = Email::normalise_into(written, &mut self.normalised) {
+            return Outcome::Invalid(format!("not an e-mail address: {}", e.reason));
+        }
+        let listed = members.find(&self.normalised);
+        let first = match listed {
+            Some(Listed { number, .. }) => {
+                if self.seen_members.len() < members.len() {
+                    self.seen_members.resize(members.len(), 0);
+                }
+                match self.seen_members.get_mut(number) {
+                    Some(first) if *first != 0 => Some(*first),
+                    Some(first) => {
+                        *first = row;
+                        None
+                    }
+                    // Never: a roster numbers its members below its length.
+                    None => None,
                 }
             }
-        } else {
-            let mut hasher = std::hash::DefaultHasher::new();
-            email.hash(&mut hasher);
-            let first = *self.seen_others.entry(hasher.finish()).or_insert(row);
-            (first != row).then_some(first)
+            None => {
+                let mut hasher = std::hash::DefaultHasher::new();
+                self.normalised.hash(&mut hasher);
+                let first = *self.seen_others.entry(hasher.finish()).or_insert(row);
+                (first != row).then_some(first)
+            }
         };
         if let Some(first) = first {
             return Outcome::Duplicate(first);
         }
-        match status {
+        match listed.map(|l| l.status) {
             None => Outcome::Unknown,
             Some(LicenceStatus::Active) => Outcome::AlreadyActive,
             Some(LicenceStatus::Unlicensed) => Outcome::Unlicensed,
-            Some(LicenceStatus::Expired) => Outcome::Renew(email),
+            Some(LicenceStatus::Expired) => match Email::parse(&self.normalised) {
+                Ok(email) => Outcome::Renew(email),
+                // Unreachable: the address was just normalised.
+                Err(e) => Outcome::Invalid(format!("not an e-mail address: {}", e.reason)),
+            },
         }
     }
 }
@@ -1299,8 +1372,8 @@ mod tests {
         Email::parse(s).unwrap()
     }
 
-    fn members() -> HashMap<Email, LicenceStatus> {
-        HashMap::from([
+    fn members() -> Roster {
+        Roster::from_iter([
             (email("ann@x.io"), LicenceStatus::Expired),
             (email("bob@x.io"), LicenceStatus::Expired),
             (email("eve@x.io"), LicenceStatus::Active),

@@ -87,18 +87,43 @@ impl Email {
 
     /// Trimmed, Unicode NFC and lower case: one address, one spelling.
     pub fn parse(raw: &str) -> Result<Self, InvalidField> {
+        let mut email = String::with_capacity(raw.len());
+        Self::normalise_into(raw, &mut email)?;
+        Ok(Self(email))
+    }
+
+    /// What [`parse`](Self::parse) would hold, written into `email` (cleared
+    /// first), so that a caller checking many addresses reuses one buffer.
+    pub fn normalise_into(raw: &str, email: &mut String) -> Result<(), InvalidField> {
         let invalid = |why: &str| InvalidField::new("email", why);
-        let email = raw.trim().nfc().collect::<String>().to_lowercase();
+        email.clear();
+        let trimmed = raw.trim();
+        let ascii = trimmed.is_ascii();
+        if ascii {
+            // NFC and Unicode lower case change nothing more in ASCII.
+            email.push_str(trimmed);
+            email.make_ascii_lowercase();
+        } else {
+            // `str::to_lowercase`, not per char: a final sigma lowers to ς.
+            email.push_str(&trimmed.nfc().collect::<String>().to_lowercase());
+        }
         if email.is_empty() {
             return Err(invalid("must not be empty"));
         }
         if email.len() > Self::MAX_LEN {
             return Err(invalid("must be at most 254 characters"));
         }
-        if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // In ASCII, white space and controls are the bytes up to the space,
+        // and DEL; no invisible character is ASCII.
+        let spaced = if ascii {
+            email.bytes().any(|b| b <= b' ' || b == 0x7f)
+        } else {
+            email.chars().any(|c| c.is_whitespace() || c.is_control())
+        };
+        if spaced {
             return Err(invalid("must not contain spaces"));
         }
-        if email.chars().any(is_invisible) {
+        if !ascii && email.chars().any(is_invisible) {
             return Err(invalid("must not contain invisible characters"));
         }
         let Some((local, domain)) = email.split_once('@') else {
@@ -112,10 +137,18 @@ impl Email {
         if local.is_empty() || !domain_ok {
             return Err(invalid("is not an e-mail address"));
         }
-        Ok(Self(email))
+        Ok(())
     }
 }
 string_newtype!(Email);
+
+// Lets a map keyed by addresses be asked with a normalised `&str`: the
+// derived `Hash` and `Eq` are those of the inner string.
+impl std::borrow::Borrow<str> for Email {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
 
 /// The name of a licence type, e.g. `standard`: 1-64 of `[A-Za-z0-9_-]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -236,6 +269,16 @@ string_newtype!(Currency);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_ascii_space_or_control_is_refused_as_unicode_defines_them() {
+        for c in (0u8..0x80).map(char::from) {
+            let refused = Email::parse(&format!("a{c}b@x.io"))
+                .err()
+                .is_some_and(|e| e.reason == "must not contain spaces");
+            assert_eq!(refused, c.is_whitespace() || c.is_control(), "{c:?}");
+        }
+    }
 
     #[test]
     fn email_is_one_spelling_and_shows_all_it_holds() {

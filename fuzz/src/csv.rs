@@ -9,10 +9,8 @@
 //! `max_problems` problems in row order, at most `max_rows` rows, and the
 //! columns and samples within their bounds.
 
-use std::collections::HashMap;
-
 use seatkeeper_core::csv_import::{
-    ImportFailure, Limits, Preview, PreviewBuilder, SAMPLES, SAMPLE_CHARS,
+    ImportFailure, Limits, Preview, PreviewBuilder, Roster, SAMPLES, SAMPLE_CHARS,
 };
 use seatkeeper_core::model::LicenceStatus;
 use seatkeeper_core::types::Email;
@@ -105,8 +103,8 @@ pub const CODES: &[&str] = &[
     "unknown_column",
 ];
 
-pub fn members() -> HashMap<Email, LicenceStatus> {
-    let mut members = HashMap::new();
+pub fn members() -> Roster {
+    let mut members = Roster::default();
     let Ok(expected) = serde_json::from_str::<serde_json::Value>(EXPECTED) else {
         return members;
     };
@@ -210,7 +208,7 @@ fn preview(
     sizes: &[usize],
     column: Option<String>,
     limits: Limits,
-    members: &HashMap<Email, LicenceStatus>,
+    members: &Roster,
 ) -> Result<Preview, ImportFailure> {
     let mut builder = PreviewBuilder::new(column, limits);
     let mut at = 0;

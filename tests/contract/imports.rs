@@ -7,7 +7,7 @@ use std::sync::Arc;
 use seatkeeper_adapters::local_files::LocalObjects;
 use seatkeeper_core::csv_import::Limits;
 use seatkeeper_core::imports::{object_key, PreviewOutcome, SeatsView};
-use seatkeeper_core::model::{Company, ImportStatus, Policy};
+use seatkeeper_core::model::{Company, ImportStatus, Licence, LicenceTerm, Member, Policy};
 use seatkeeper_core::ports::{Condition, ItemStore, Query, StoreError, Write};
 use seatkeeper_core::service::{NewPool, Settings};
 use seatkeeper_core::types::{ImportId, LicenceType};
@@ -15,7 +15,7 @@ use seatkeeper_core::{repo, Caller, Role, Seatkeeper, ServiceError};
 use seatkeeper_test_support::faults::{Fault, FaultyStore};
 use seatkeeper_test_support::fixtures::{
     account_manager, caller, date, load_company, new_company, premium, rolling_learner,
-    seed_rolling_learners, standard_pool,
+    seed_members, seed_rolling_learners, standard_pool,
 };
 use seatkeeper_test_support::mail::RecordingMailer;
 use seatkeeper_test_support::stores::Fixture;
@@ -508,7 +508,95 @@ async fn a_conflict_on_the_preview_write_is_retried_not_taken_as_done(f: Fixture
     assert_eq!(again, PreviewOutcome::AlreadyDone);
 }
 
+/// The member index reads only a member item's e-mail and licence: each
+/// kind of licence gets its status, a member with none is not renewed, and
+/// a stored non-ASCII address matches the file's other spellings of it.
+async fn every_licence_kind_and_spelling_matches_its_member(f: Fixture) {
+    // A co-term pool, so that the company has a term for co-term licences.
+    let w = world(&f, vec![standard_pool(Policy::CoTerm, 20)]).await;
+    let held = |term| {
+        Some(Licence {
+            licence_type: LicenceType::parse("standard").unwrap(),
+            term,
+            allocated_on: date("2025-05-01"),
+        })
+    };
+    let member = |address: &str, licence| Member {
+        licence,
+        ..rolling_learner(address, date("2026-05-01"), date("2025-05-01"))
+    };
+    // Today is 2026-06-15; the premium term runs to 2027-01-01.
+    let members = [
+        member(
+            "ren\u{e9}@acme.test",
+            held(LicenceTerm::Rolling {
+                ends_on: date("2026-05-01"),
+            }),
+        ),
+        member("una@acme.test", None),
+        member(
+            "tia@acme.test",
+            held(LicenceTerm::Trial {
+                ends_on: date("2026-06-01"),
+            }),
+        ),
+        member("col@acme.test", held(LicenceTerm::CoTerm { ends_on: None })),
+        member(
+            "rel@acme.test",
+            held(LicenceTerm::CoTerm {
+                ends_on: Some(date("2026-03-01")),
+            }),
+        ),
+    ];
+    seed_members(f.store.as_ref(), &w.company.id, members).await;
+    let csv = "Email\n\
+        RENE\u{301}@ACME.TEST\n\
+        Ren\u{e9}@acme.test\n\
+        una@acme.test\n\
+        tia@acme.test\n\
+        col@acme.test\n\
+        rel@acme.test\n\
+        UNA@acme.test\n";
+    let (import_id, outcome) = w.upload(csv, None).await;
+    assert_eq!(outcome, PreviewOutcome::Previewed);
+    let view = w.svc.get_import(&w.lead, w.id(), &import_id).await.unwrap();
+    let counts = &view.counts;
+    assert_eq!(
+        (
+            counts.rows,
+            counts.to_renew,
+            counts.already_active,
+            counts.duplicate
+        ),
+        (7, 3, 1, 2)
+    );
+    assert_eq!(
+        (counts.unlicensed, counts.unknown, counts.invalid),
+        (1, 0, 0)
+    );
+    // ann, bob, cy and eve of the world are expired and not in the file.
+    assert_eq!(counts.stay_expired, 4);
+    let problems: Vec<(u64, &str)> = view
+        .problems
+        .iter()
+        .map(|p| (p.row, p.reason.as_str()))
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            (3, "duplicate: the same e-mail address is in row 2"),
+            (
+                4,
+                "has no licence to renew: allocate them a seat from the members page"
+            ),
+            (6, "licence is still active: nothing to renew"),
+            (8, "duplicate: the same e-mail address is in row 4"),
+        ]
+    );
+}
+
 on_both_stores!(
+    every_licence_kind_and_spelling_matches_its_member,
     a_conflict_on_the_preview_write_is_retried_not_taken_as_done,
     a_preview_of_long_bad_rows_fits_its_item,
     preview_shows_samples_stay_expired_and_seats,

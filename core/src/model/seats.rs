@@ -210,6 +210,16 @@ impl LicenceTerm {
     }
 }
 
+impl LicenceTerm {
+    /// The status on `today` of a member holding a licence so ending.
+    pub fn status(&self, plan: &Plan, today: NaiveDate) -> LicenceStatus {
+        match self.expires_on(plan) {
+            Some(ends_on) if !has_ended(ends_on, today) => LicenceStatus::Active,
+            _ => LicenceStatus::Expired,
+        }
+    }
+}
+
 impl Licence {
     /// The date the licence ends for a company on `plan` (see
     /// [`LicenceTerm::expires_on`]).
@@ -255,10 +265,7 @@ impl Member {
     pub fn status(&self, plan: &Plan, today: NaiveDate) -> LicenceStatus {
         match &self.licence {
             None => LicenceStatus::Unlicensed,
-            Some(licence) => match licence.expires_on(plan) {
-                Some(ends_on) if !has_ended(ends_on, today) => LicenceStatus::Active,
-                _ => LicenceStatus::Expired,
-            },
+            Some(licence) => licence.term.status(plan, today),
         }
     }
 }

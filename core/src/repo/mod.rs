@@ -5,7 +5,7 @@
 pub mod keys;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ServiceError;
 use crate::model::{Company, Import, LicenceTerm, Member, Notice, Order, OrderState, SeatPool};
@@ -137,8 +137,14 @@ pub fn corrupt(key: &Key, error: &serde_json::Error) -> StoreError {
     ))
 }
 
-fn from_item<T: DeserializeOwned>(item: Item) -> Result<Stored<T>, ServiceError> {
-    let value = serde_json::from_str(&item.body).map_err(|e| corrupt(&item.key, &e))?;
+/// A stored item's body as `T`, which may borrow from it: a view of the
+/// few fields a reader needs, the rest skipped undecoded.
+pub fn view<'a, T: Deserialize<'a>>(item: &'a Item) -> Result<T, ServiceError> {
+    Ok(serde_json::from_str(&item.body).map_err(|e| corrupt(&item.key, &e))?)
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<Stored<T>, ServiceError> {
+    let value = view(&item)?;
     Ok(Stored {
         value,
         version: item.version,

@@ -333,7 +333,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             .collect();
         let unknown: Vec<Email> = emails
             .iter()
-            .filter(|e| !found.contains_key(e))
+            .filter(|e| !found.contains_key(*e))
             .cloned()
             .collect();
         if !unknown.is_empty() {

@@ -15,7 +15,7 @@ use crate::model::{
     QueueEntry, QueueLine, SeatPool,
 };
 use crate::ports::{
-    Clock, Condition, ItemStore, MailError, Mailer, OutgoingEmail, Query, StoreError, Write,
+    Clock, Condition, Item, ItemStore, MailError, Mailer, OutgoingEmail, Query, StoreError, Write,
 };
 use crate::repo::{self, Stored};
 use crate::rules::{carry_into_next_term, counts_kept, start_counts, start_due_term, Touched};
@@ -437,11 +437,25 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
         company: &CompanyId,
         mut visit: impl FnMut(Stored<Member>),
     ) -> Result<(), ServiceError> {
+        self.each_member_item(company, |item| {
+            visit(repo::from_item(item)?);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Visits every member item of a company undecoded, a page at a time,
+    /// for a reader that needs only a few of its fields ([`repo::view`]).
+    pub(super) async fn each_member_item(
+        &self,
+        company: &CompanyId,
+        mut visit: impl FnMut(Item) -> Result<(), ServiceError>,
+    ) -> Result<(), ServiceError> {
         let mut query = Query::table(repo::company_pk(company), repo::MEMBER_PREFIX);
         loop {
-            let (members, next) = repo::load_page::<Member, _>(&self.store, &query).await?;
-            members.into_iter().for_each(&mut visit);
-            match next {
+            let page = self.store.query(&query).await?;
+            page.items.into_iter().try_for_each(&mut visit)?;
+            match page.next {
                 Some(cursor) => query.cursor = Some(cursor),
                 None => return Ok(()),
             }

@@ -13,14 +13,15 @@
 //! record of kind [`ImportKind::AllExpired`] whose list is the expired
 //! members, reserved and renewed by the code here.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::caller::{Action, Caller};
-use crate::csv_import::{same_heading, ImportFailure, Limits, Preview, PreviewBuilder};
+use crate::csv_import::{same_heading, ImportFailure, Limits, Preview, PreviewBuilder, Roster};
 use crate::error::ServiceError;
 use crate::model::*;
 use crate::ports::{
@@ -34,7 +35,7 @@ use crate::rules::{
 
 use super::context::{Seatkeeper, Tenant};
 use super::views::PoolView;
-use crate::types::{CompanyId, Email, ImportId, LicenceType};
+use crate::types::{CompanyId, Email, ImportId, InvalidField, LicenceType};
 
 /// Members renewed per transaction, at most. The rest of its 100 items: the
 /// job's progress, its audit event, and the pools the batch's licences
@@ -152,11 +153,122 @@ pub enum PreviewOutcome {
 /// A file read: the preview, or why not with the columns it got to.
 type ReadOutcome = Result<Preview, (ImportFailure, Vec<ImportColumn>)>;
 
-/// What the preview matches rows against: each member's licence status,
-/// and the type of each expired member's licence (to choose a pool).
+/// What the preview matches rows against: the company's roster, and the
+/// type of each expired member's licence (to choose a pool).
 struct MemberIndex {
-    statuses: HashMap<Email, LicenceStatus>,
-    expired_types: HashMap<Email, LicenceType>,
+    roster: Roster,
+    /// By the roster's member number: the expired member's licence type,
+    /// an index into `types`; `None` for the others.
+    expired_types: Vec<Option<usize>>,
+    /// Each licence type held, once.
+    types: Vec<LicenceType>,
+}
+
+impl MemberIndex {
+    fn with_capacity(members: usize) -> Self {
+        Self {
+            roster: Roster::with_capacity(members),
+            expired_types: Vec::with_capacity(members),
+            types: Vec::new(),
+        }
+    }
+
+    fn insert(
+        &mut self,
+        member: MemberStatusView<'_>,
+        plan: &Plan,
+        today: NaiveDate,
+    ) -> Result<(), ServiceError> {
+        let email = Email::parse(&member.email).map_err(corrupt_member)?;
+        let (status, expired_type) = match member.licence {
+            None => (LicenceStatus::Unlicensed, None),
+            Some(licence) => {
+                let status = licence.term()?.status(plan, today);
+                let held = (status == LicenceStatus::Expired)
+                    .then(|| self.type_index(&licence.licence_type))
+                    .transpose()?;
+                (status, held)
+            }
+        };
+        let number = self.roster.insert(email, status);
+        match self.expired_types.get_mut(number) {
+            Some(slot) => *slot = expired_type,
+            None => self.expired_types.push(expired_type),
+        }
+        Ok(())
+    }
+
+    /// Where `name` is in `types`, added (validated) the first time.
+    fn type_index(&mut self, name: &str) -> Result<usize, ServiceError> {
+        if let Some(at) = self.types.iter().position(|t| t.as_str() == name) {
+            return Ok(at);
+        }
+        self.types
+            .push(LicenceType::parse(name).map_err(corrupt_member)?);
+        Ok(self.types.len() - 1)
+    }
+
+    /// The type of the licence `email`'s member let expire.
+    fn expired_type(&self, email: &Email) -> Option<&LicenceType> {
+        let listed = self.roster.find(email.as_str())?;
+        let at = (*self.expired_types.get(listed.number)?)?;
+        self.types.get(at)
+    }
+}
+
+/// A stored member whose field does not parse, as decoding a whole
+/// [`Member`] would have refused it (without the value: personal data).
+fn corrupt_member(invalid: InvalidField) -> ServiceError {
+    StoreError::Corrupt(format!(
+        "a member item's {}: {}",
+        invalid.field, invalid.reason
+    ))
+    .into()
+}
+
+/// The fields of a stored [`Member`] that the index reads, as it names
+/// them; the rest of the item is skipped undecoded.
+#[derive(Deserialize)]
+struct MemberStatusView<'a> {
+    #[serde(borrow)]
+    email: Cow<'a, str>,
+    #[serde(borrow)]
+    licence: Option<LicenceView<'a>>,
+}
+
+/// A stored [`Licence`]'s type and [`LicenceTerm`], its term read without
+/// the buffering that serde's `flatten` and internal tags cost.
+#[derive(Deserialize)]
+struct LicenceView<'a> {
+    #[serde(borrow)]
+    licence_type: Cow<'a, str>,
+    term: TermKind,
+    ends_on: Option<NaiveDate>,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TermKind {
+    Trial,
+    CoTerm,
+    Rolling,
+}
+
+impl LicenceView<'_> {
+    fn term(&self) -> Result<LicenceTerm, ServiceError> {
+        let missing = || corrupt_member(InvalidField::new("licence", "has no end date"));
+        Ok(match self.term {
+            TermKind::Trial => LicenceTerm::Trial {
+                ends_on: self.ends_on.ok_or_else(missing)?,
+            },
+            TermKind::CoTerm => LicenceTerm::CoTerm {
+                ends_on: self.ends_on,
+            },
+            TermKind::Rolling => LicenceTerm::Rolling {
+                ends_on: self.ends_on.ok_or_else(missing)?,
+            },
+        })
+    }
 }
 
 /// The pool a preview counts seats in:
@@ -169,7 +281,7 @@ fn seats_licence_type(
     import: &Import,
     pools: &[Stored<SeatPool>],
     to_renew: &[Email],
-    expired_types: &HashMap<Email, LicenceType>,
+    index: &MemberIndex,
 ) -> Option<LicenceType> {
     if let Some(named) = &import.licence_type {
         return Some(named.clone());
@@ -181,7 +293,7 @@ fn seats_licence_type(
         .iter()
         .map(|p| (p.value.licence_type.clone(), 0))
         .collect();
-    for held in to_renew.iter().filter_map(|e| expired_types.get(e)) {
+    for held in to_renew.iter().filter_map(|e| index.expired_type(e)) {
         if let Some(entry) = tally.iter_mut().find(|(t, _)| t == held) {
             entry.1 += 1;
         }
@@ -476,12 +588,8 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
                 next.renew_chunks = self
                     .write_chunks(&company.id, &next.id, &generation, &preview.to_renew)
                     .await?;
-                next.seats_licence_type = seats_licence_type(
-                    &next,
-                    &tenant.pools,
-                    &preview.to_renew,
-                    &index.expired_types,
-                );
+                next.seats_licence_type =
+                    seats_licence_type(&next, &tenant.pools, &preview.to_renew, &index);
                 next.status = ImportStatus::Previewed;
                 next.columns = preview.columns;
                 next.email_column = Some(preview.email_column);
@@ -583,7 +691,7 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
             };
             return Ok(Err((failure, Vec::new())));
         }
-        let members = &index.statuses;
+        let members = &index.roster;
         let mut builder = PreviewBuilder::new(import.email_column.clone(), limits);
         // A failure sticks in the builder: stop reading at the first.
         let mut sink = |chunk: &[u8]| builder.push(chunk, members).is_ok();
@@ -595,20 +703,13 @@ impl<S: ItemStore, C: Clock, M: Mailer> Seatkeeper<S, C, M> {
     }
 
     /// Every member's licence status today: the index the preview matches
-    /// on, read a page at a time.
+    /// on, read a page at a time, each item only as far as [`MemberStatusView`].
     async fn member_index(&self, company: &Company) -> Result<MemberIndex, ServiceError> {
         let today = self.clock().today_in(company.timezone);
-        let mut index = MemberIndex {
-            statuses: HashMap::new(),
-            expired_types: HashMap::new(),
-        };
-        self.each_member(&company.id, |member| {
-            let status = member.value.status(&company.plan, today);
-            let Member { email, licence, .. } = member.value;
-            if let (LicenceStatus::Expired, Some(held)) = (status, licence) {
-                index.expired_types.insert(email.clone(), held.licence_type);
-            }
-            index.statuses.insert(email, status);
+        let members = company.member_count.unwrap_or_default();
+        let mut index = MemberIndex::with_capacity(usize::try_from(members).unwrap_or_default());
+        self.each_member_item(&company.id, |item| {
+            index.insert(repo::view(&item)?, &company.plan, today)
         })
         .await?;
         Ok(index)
@@ -988,4 +1089,69 @@ struct Batch {
     writes: Vec<Write>,
     renewed: Vec<Email>,
     consumed: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_fixtures::{day, premium, t};
+
+    /// The index's view of a member item gives the status and expired type
+    /// that decoding the whole `Member` gives, for every kind of licence.
+    #[test]
+    fn the_index_reads_a_member_as_the_whole_member_does() {
+        let held = |term| {
+            Some(Licence {
+                licence_type: t("gold"),
+                term,
+                allocated_on: day(2026, 1, 1),
+            })
+        };
+        let licences = [
+            None,
+            held(LicenceTerm::Trial {
+                ends_on: day(2026, 6, 1),
+            }),
+            held(LicenceTerm::Rolling {
+                ends_on: day(2026, 6, 1),
+            }),
+            held(LicenceTerm::CoTerm { ends_on: None }),
+            held(LicenceTerm::CoTerm {
+                ends_on: Some(day(2026, 6, 1)),
+            }),
+        ];
+        let plans = [
+            premium(),
+            Plan::Premium {
+                term_start: None,
+                renews_on: None,
+            },
+        ];
+        for (n, licence) in licences.into_iter().enumerate() {
+            let member = Member {
+                email: Email::parse(&format!("m{n}@x.io")).unwrap(),
+                name: "M\"\\ \u{e9}".into(),
+                role: MemberRole::Learner,
+                licence,
+                added_at: Utc::now(),
+            };
+            let body = serde_json::to_string(&member).unwrap();
+            for plan in &plans {
+                for today in [day(2026, 5, 31), day(2026, 6, 1), day(2027, 5, 1)] {
+                    let mut index = MemberIndex::with_capacity(1);
+                    let view: MemberStatusView = serde_json::from_str(&body).unwrap();
+                    index.insert(view, plan, today).unwrap();
+                    let status = member.status(plan, today);
+                    let listed = index.roster.find(member.email.as_str());
+                    assert_eq!(listed.map(|l| l.status), Some(status), "{body} {today}");
+                    let expired_type = member
+                        .licence
+                        .as_ref()
+                        .filter(|_| status == LicenceStatus::Expired)
+                        .map(|l| &l.licence_type);
+                    assert_eq!(index.expired_type(&member.email), expired_type);
+                }
+            }
+        }
+    }
 }

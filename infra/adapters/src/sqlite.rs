@@ -311,11 +311,21 @@ fn read_item(conn: &Connection, key: &Key) -> Result<Option<Item>, StoreError> {
 fn run_query(conn: &Connection, query: &Query, after: Option<Cursor>) -> Result<Page, StoreError> {
     let limit = query.limit.clamp(1, MAX_PAGE);
     let upper = prefix_successor(&query.sk_prefix);
+    // SQLite seeks on one bound a side and tests any other row by row, so a
+    // page after a cursor names only the tighter of the cursor and the
+    // prefix's bound on the cursor's side: not every earlier page re-read.
+    let cursor_is_tighter = match &after {
+        Some(Cursor::Table { sk }) if query.descending => {
+            upper.as_deref().is_none_or(|upper| sk.as_str() < upper)
+        }
+        Some(Cursor::Table { sk }) => sk.as_str() >= query.sk_prefix.as_str(),
+        _ => false,
+    };
     let sql = query_sql(
         query.index,
         upper.is_some(),
         (query.sk_min.is_some(), query.sk_max.is_some()),
-        after.as_ref(),
+        after.as_ref().map(|cursor| (cursor, cursor_is_tighter)),
         query.descending,
     );
     let (after_sk, after_pk, after_item_sk) = match &after {
@@ -362,12 +372,13 @@ fn run_query(conn: &Connection, query: &Query, after: Option<Cursor>) -> Result<
 /// or not their clause is there (SQLite counts up to the highest, `?7`):
 /// `?1` partition key, `?2` prefix, `?3` its successor, `?4..?6` the cursor,
 /// `?7` the row limit, `?8` and `?9` the inclusive upper and lower bounds of
-/// the sort key.
+/// the sort key. A table cursor comes with whether it is the tighter bound
+/// on its side: then the prefix's bound there is left out, else the cursor.
 fn query_sql(
     index: Option<Index>,
     bounded: bool,
     range: (bool, bool),
-    after: Option<&Cursor>,
+    after: Option<(&Cursor, bool)>,
     descending: bool,
 ) -> String {
     // The primary key is always the last tie-breaker, so that index entries
@@ -388,9 +399,17 @@ fn query_sql(
         .map(|c| format!("{c}{direction}"))
         .collect::<Vec<_>>()
         .join(", ");
+    // Which of the prefix's bounds stay: a tighter cursor replaces its side's.
+    let (prefix_lower, prefix_upper) = match after {
+        Some((Cursor::Table { .. }, true)) => (descending, !descending),
+        _ => (true, true),
+    };
     // A prefix is a range, [prefix, successor), so the index serves it.
-    let mut sql = format!("SELECT {COLUMNS} FROM items WHERE {pk_col} = ?1 AND {sk_col} >= ?2");
-    if bounded {
+    let mut sql = format!("SELECT {COLUMNS} FROM items WHERE {pk_col} = ?1");
+    if prefix_lower {
+        sql.push_str(&format!(" AND {sk_col} >= ?2"));
+    }
+    if bounded && prefix_upper {
         sql.push_str(&format!(" AND {sk_col} < ?3"));
     }
     // SQLite wants every numbered parameter used; an unused bound is NULL.
@@ -406,9 +425,12 @@ fn query_sql(
         " AND ?9 IS NULL".to_string()
     });
     match after {
-        None => {}
-        Some(Cursor::Table { .. }) => sql.push_str(&format!(" AND sk {past} ?4")),
-        Some(Cursor::Index { .. }) => sql.push_str(&format!(" AND ({tuple}) {past} (?4, ?5, ?6)")),
+        // A looser cursor is implied by the prefix's bound.
+        None | Some((Cursor::Table { .. }, false)) => {}
+        Some((Cursor::Table { .. }, true)) => sql.push_str(&format!(" AND sk {past} ?4")),
+        Some((Cursor::Index { .. }, _)) => {
+            sql.push_str(&format!(" AND ({tuple}) {past} (?4, ?5, ?6)"))
+        }
     }
     sql.push_str(&format!(" ORDER BY {order} LIMIT ?7"));
     sql
@@ -692,9 +714,11 @@ mod tests {
             ] {
                 for (after, descending) in [
                     (None, false),
-                    (Some(cursor), false),
+                    (Some((cursor, true)), false),
+                    (Some((cursor, false)), false),
                     (None, true),
-                    (Some(cursor), true),
+                    (Some((cursor, true)), true),
+                    (Some((cursor, false)), true),
                 ] {
                     let sql = query_sql(index, bounded, range, after, descending);
                     let mut stmt = conn
@@ -716,6 +740,59 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// A page deep into a prefix steps through about as many rows as the
+    /// first page: the cursor is where the index seek starts.
+    #[test]
+    fn a_page_after_a_cursor_does_not_reread_the_earlier_pages() {
+        let dir = tempfile::TempDir::new().expect("temporary directory");
+        let store = SqliteStore::open(&dir.path().join("pages.sqlite")).expect("open");
+        let conn = store.conn.lock().expect("connection");
+        for n in 0..2000 {
+            conn.execute(
+                "INSERT INTO items (pk, sk, version, body) VALUES ('C#c', ?1, 1, '{}')",
+                params![format!("M#{n:05}")],
+            )
+            .expect("insert");
+        }
+        let steps = |descending: bool, cursor: Option<&str>| {
+            let after = cursor.map(|sk| Cursor::Table { sk: sk.to_string() });
+            let sql = query_sql(
+                None,
+                true,
+                (false, false),
+                after.as_ref().map(|c| (c, true)),
+                descending,
+            );
+            let mut stmt = conn.prepare(&sql).expect("prepare");
+            let rows = stmt
+                .query_map(
+                    params![
+                        "C#c",
+                        "M#",
+                        "M$",
+                        cursor,
+                        None::<&str>,
+                        None::<&str>,
+                        11,
+                        None::<&str>,
+                        None::<&str>
+                    ],
+                    |row| row.get::<_, String>(1),
+                )
+                .expect("query")
+                .count();
+            assert_eq!(rows, 11);
+            stmt.get_status(rusqlite::StatementStatus::VmStep)
+        };
+        for (descending, deep) in [(false, "M#01500"), (true, "M#00500")] {
+            let first = steps(descending, None);
+            assert!(
+                steps(descending, Some(deep)) <= 2 * first,
+                "descending: {descending}"
+            );
         }
     }
 

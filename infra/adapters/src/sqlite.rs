@@ -58,7 +58,7 @@ const COLUMNS: &str = "pk, sk, version, body, gsi1pk, gsi1sk, gsi2pk, gsi2sk, ex
 
 /// An [`ItemStore`] in one SQLite database file.
 ///
-/// Cloning is cheap and shares the connection.
+/// Cloning is cheap and shares the connections.
 #[derive(Clone)]
 pub struct SqliteStore {
     // rusqlite blocks, so every write runs on the blocking pool; the mutex

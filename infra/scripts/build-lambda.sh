@@ -61,7 +61,13 @@ done
 # zip Lambda is given. cargo-lambda writes under the cargo target directory.
 lambda_dir="${CARGO_TARGET_DIR:-target}/lambda"
 for package in "${packages[@]}"; do
-  [[ -f "$lambda_dir/$package/bootstrap" ]] || die "$lambda_dir/$package/bootstrap was not built"
+  bootstrap="$lambda_dir/$package/bootstrap"
+  [[ -f "$bootstrap" ]] || die "$bootstrap was not built"
+  # A position-independent one means its package lost the build script
+  # that links it non-PIE (functions/non_pie.rs): init pays relocations again.
+  if command -v readelf >/dev/null 2>&1 && ! readelf -h "$bootstrap" | grep -q 'Type: *EXEC'; then
+    die "$bootstrap is position independent: its Cargo.toml needs build = \"../non_pie.rs\""
+  fi
 done
 echo
 python3 - "$lambda_dir" "${packages[@]}" <<'PY'
